@@ -1,0 +1,39 @@
+# readiness: `make demo` and `make test` work on a fresh machine with Python 3.10+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint format bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/python examples/breast-cancer/train.py
+	$(BIN)/python examples/not-ready/build.py
+	mkdir -p out
+	$(BIN)/readiness check examples/breast-cancer --json out/scorecard.json --html out/scorecard.html
+	@echo
+	@echo "--- a bundle that is NOT ready (the gate must block it):"
+	$(BIN)/readiness check examples/not-ready --quiet --json out/not-ready.json; test $$? -eq 1
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+lint:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	$(BIN)/python benchmarks/check_example.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,155 @@
+"""Train, export and describe the breast-cancer example bundle.
+
+    python examples/breast-cancer/train.py [OUT_DIR]
+
+Trains a seeded scikit-learn pipeline on the breast-cancer data that ships with
+scikit-learn, exports it to ONNX with skl2onnx, and writes the bundle next to
+this file (or into OUT_DIR): model.onnx, schema.yaml (pandera), serving.yaml,
+reference.csv (a labelled holdout) and readiness.toml.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+SEED = 42
+HERE = Path(__file__).resolve().parent
+
+
+def snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def load_data() -> tuple[pd.DataFrame, pd.Series]:
+    raw = load_breast_cancer(as_frame=True)
+    X = raw.data.rename(columns=snake)
+    y = raw.target.rename("label")
+    return X, y
+
+
+def build_schema(X: pd.DataFrame) -> pa.DataFrameSchema:
+    """Bounds from the whole data set with a 10% margin of its range; no nulls; a 0/1 label."""
+    columns = {}
+    for col in X.columns:
+        lo, hi = float(X[col].min()), float(X[col].max())
+        margin = 0.1 * (hi - lo)
+        columns[col] = pa.Column(float, pa.Check.in_range(max(0.0, lo - margin), hi + margin), nullable=False)
+    columns["label"] = pa.Column(int, pa.Check.isin([0, 1]), nullable=False, required=False)
+    return pa.DataFrameSchema(columns, strict=True, coerce=False, name="breast_cancer")
+
+
+def export_onnx(model, n_features: int) -> bytes:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    onx = convert_sklearn(
+        model,
+        initial_types=[("input", FloatTensorType([None, n_features]))],
+        options={id(model): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    onx.doc_string = "Logistic regression on the Wisconsin breast-cancer data (scikit-learn)."
+    onx.model_version = 1
+    for key, value in {"name": "breast-cancer", "version": "1.0.0"}.items():
+        prop = onx.metadata_props.add()
+        prop.key, prop.value = key, value
+    return onx.SerializeToString()
+
+
+SERVING = """\
+# How one request row becomes the model's input, and what the service promises.
+inputs:
+  - name: input
+    dtype: float32
+    shape: [-1, {n}]
+    features: [{features}]
+    on_invalid: score
+outputs:
+  - name: label
+    kind: label
+    classes: [0, 1]
+  - name: probabilities
+    kind: probabilities
+    classes: [0, 1]
+runtime:
+  engine: onnxruntime
+  version: ">=1.17"
+  providers: [CPUExecutionProvider]
+  intra_op_threads: 1
+batching:
+  max_batch_size: 64
+slo:
+  latency:
+    - {{ batch_size: 1, p50_ms: 5, p99_ms: 20 }}
+    - {{ batch_size: 64, p99_ms: 50 }}
+  throughput_rps: 1000
+resources:
+  max_model_mb: 10
+  max_memory_mb: 512
+  max_load_ms: 2000
+timeout_ms: 100
+"""
+
+MANIFEST = """\
+[model]
+path = "model.onnx"
+name = "breast-cancer"
+version = "1.0.0"
+task = "binary_classification"
+description = "Logistic regression that flags malignant tumours from 30 cell-nucleus measurements."
+
+[data]
+schema = "schema.yaml"
+reference = "reference.csv"
+target = "label"
+
+[serving]
+config = "serving.yaml"
+
+[card]
+owner = "ml-examples@example.com"
+intended_use = "Demonstration of readiness on a small tabular classifier; not for clinical use."
+limitations = "Trained on 398 rows of one public data set; not validated on other populations."
+
+[monitoring]
+owner = "ml-examples@example.com"
+alert_metric = "roc_auc"
+drift = {{ default = 0.1 }}
+
+[policy]
+fail_on = "major"
+"""
+
+
+def build(out: Path = HERE, seed: int = SEED) -> Path:
+    """Write the bundle into `out` and return the manifest path."""
+    out.mkdir(parents=True, exist_ok=True)
+    X, y = load_data()
+    X_train, X_ref, y_train, y_ref = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
+    model.fit(X_train.to_numpy(dtype=np.float32), y_train.to_numpy())
+
+    (out / "model.onnx").write_bytes(export_onnx(model, X.shape[1]))
+    (out / "schema.yaml").write_text(build_schema(X).to_yaml())
+    reference = X_ref.assign(label=y_ref.to_numpy()).reset_index(drop=True)
+    reference.to_csv(out / "reference.csv", index=False, float_format="%.10g")
+    features = ", ".join(X.columns)
+    (out / "serving.yaml").write_text(SERVING.format(n=X.shape[1], features=features))
+    (out / "readiness.toml").write_text(MANIFEST.format())
+    return out / "readiness.toml"
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    print(f"wrote {build(target)}")

@@ -1,0 +1,292 @@
+"""The `readiness` command line. Exit codes: 0 released, 1 blocked, 2 unusable input, 3 internal error."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import BundleError, ReadinessError
+
+EXIT_RELEASED, EXIT_BLOCKED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+REPORT_OPTIONS = ("json", "html", "markdown", "junit", "sarif")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"readiness: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into a one-line message and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BundleError as exc:
+            _fail(str(exc), EXIT_INPUT)
+        except ReadinessError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("READINESS_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (set READINESS_DEBUG=1 for a traceback, and please report it)",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="readiness")
+def main() -> None:
+    """Decide whether a trained model is ready for production.
+
+    \b
+    Example:
+      readiness check examples/breast-cancer --json scorecard.json --html scorecard.html
+    """
+
+
+def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for fmt in reversed(REPORT_OPTIONS):
+        func = click.option(
+            f"--{fmt}",
+            f"{fmt}_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"Write the {fmt} scorecard to this path.",
+        )(func)
+    return func
+
+
+def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[str, Path]]:
+    from . import reports
+
+    written = []
+    for fmt in REPORT_OPTIONS:
+        path = paths.get(f"{fmt}_path")
+        if path is not None:
+            try:
+                written.append((fmt, reports.write(fmt, scorecard, path)))
+            except OSError as exc:
+                raise BundleError(
+                    path,
+                    f"--{fmt}",
+                    f"cannot write the report: {exc.strerror}",
+                    "choose a writable path",
+                ) from None
+    return written
+
+
+@main.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@_report_options
+@click.option(
+    "--select",
+    multiple=True,
+    help="Check ids or prefixes to run (comma-separated; ALL for all). Replaces [checks].select.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    help="Check ids or prefixes to skip (comma-separated). Added to [checks].ignore.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["blocker", "major", "minor", "info"]),
+    default=None,
+    help="Lowest severity whose failure blocks release (default: [policy].fail_on).",
+)
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Allow loading code from the bundle (pickle/joblib sources, module:attr schemas).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for every random choice; same seed, same scorecard.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
+@_guard
+def check(
+    path: Path,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fail_on: str | None,
+    trust: bool,
+    seed: int,
+    quiet: bool,
+    **report_paths: Path | None,
+) -> None:
+    """Run the readiness checks on the bundle at PATH and gate the release.
+
+    PATH is a directory holding readiness.toml (or pyproject.toml with
+    [tool.readiness]), or the manifest file itself. Exit code 0 means released,
+    1 blocked, 2 unusable input, 3 internal error.
+
+    \b
+    Example:
+      readiness check examples/breast-cancer --json out/scorecard.json
+      readiness check . --select ART,SEC --fail-on blocker
+    """
+    from .engine import evaluate
+    from .reports import terminal
+
+    interactive = sys.stderr.isatty() and not quiet
+    listener, progress = _progress(interactive, quiet)
+    try:
+        scorecard, _ctx = evaluate(
+            path,
+            trust=trust,
+            seed=seed,
+            select=_split(select) or None,
+            ignore=_split(ignore),
+            fail_on=fail_on,
+            listener=listener,
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+    written = _write_reports(scorecard, report_paths)
+    if interactive:
+        from rich.console import Console
+
+        terminal.rich_table(scorecard, Console())
+    else:
+        terminal.plain(scorecard, sys.stdout, quiet=quiet)
+    for fmt, dest in written:
+        click.echo(f"wrote {fmt} scorecard: {dest}")
+    sys.exit(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED)
+
+
+def _progress(interactive: bool, quiet: bool) -> tuple[Any, Any]:
+    if quiet:
+        return None, None
+    if not interactive:
+
+        def plain(event: str, spec: Any, run: Any) -> None:
+            if event == "end":
+                click.echo(f"{spec.id} {run.result.status} ({run.duration_s:.2f}s)", err=True)
+
+        return plain, None
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+    state: dict[str, Any] = {}
+
+    def listener(event: str, spec: Any, run: Any) -> None:
+        if "task" not in state:
+            progress.start()
+            state["task"] = progress.add_task("checking", total=None)
+        if event == "start":
+            progress.update(state["task"], description=f"{spec.id} {spec.title}")
+        else:
+            progress.advance(state["task"])
+
+    return listener, progress
+
+
+@main.command("list-checks")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_guard
+def list_checks(fmt: str) -> None:
+    """List every installed check (built-in and from plugins).
+
+    \b
+    Example:
+      readiness list-checks --format json
+    """
+    from .registry import default_registry
+
+    registry = default_registry()
+    rows = [
+        {
+            "id": s.id,
+            "category": s.category,
+            "severity": s.severity,
+            "title": s.title,
+            "requires": list(s.requires),
+            "mlts": list(s.mlts),
+            "origin": s.origin,
+        }
+        for s in registry
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["category"]) for r in rows), default=8)
+    for r in rows:
+        click.echo(f"{r['id']:<9} {r['category']:<{width}}  {r['severity']:<8} {r['title']}")
+
+
+@main.command()
+@click.argument("check_id")
+@_guard
+def explain(check_id: str) -> None:
+    """Explain one check: what it verifies, why, and how to fix a failure.
+
+    \b
+    Example:
+      readiness explain RPR001
+    """
+    from .registry import default_registry
+
+    registry = default_registry()
+    key = check_id.upper()
+    if key not in registry:
+        import difflib
+
+        close = difflib.get_close_matches(key, [s.id for s in registry], n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise BundleError(None, "ID", f"no check {check_id!r}.{hint}", "see `readiness list-checks`")
+    spec = registry.get(key)
+    click.echo(f"{spec.id}: {spec.title}")
+    click.echo(f"category: {spec.category}    default severity: {spec.severity}")
+    if spec.requires:
+        click.echo(f"needs: {', '.join(spec.requires)}")
+    if spec.mlts:
+        click.echo(f"ML Test Score: {', '.join(spec.mlts)}")
+    if spec.thresholds:
+        click.echo("thresholds ([policy.thresholds]): " + ", ".join(f"{k} = {v!r}" for k, v in spec.thresholds.items()))
+    if spec.description.strip():
+        click.echo("")
+        click.echo(_dedent(spec.description))
+    if spec.remediation:
+        click.echo("")
+        click.echo(f"fix: {spec.remediation}")
+
+
+def _dedent(text: str) -> str:
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,266 @@
+"""Pydantic models of the manifest (`readiness.toml`) and the serving config (`serving.yaml`).
+
+Every model forbids unknown keys: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import BundleError
+
+Severity = Literal["blocker", "major", "minor", "info"]
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+SEVERITIES: tuple[str, ...] = ("blocker", "major", "minor", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info 0 .. blocker 3
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------- manifest
+class ModelSection(_Strict):
+    path: str
+    source: str | None = None
+    name: str | None = None
+    version: str | None = None
+    task: Task | None = None
+    description: str | None = None
+
+
+class DataSection(_Strict):
+    schema_: str | None = Field(default=None, alias="schema")
+    reference: str | None = None
+    target: str | None = None
+    slices: list[str] = []
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ServingSection(_Strict):
+    config: str | None = None
+
+
+class BaselineSection(_Strict):
+    manifest: str | None = None
+
+
+class LineageSection(_Strict):
+    code_version: str | None = None
+    data_fingerprint: str | None = None
+    seed: int | None = None
+    environment: str | None = None
+    training_data: str | None = None
+    training_metrics: dict[str, float] = {}
+
+
+class CardSection(_Strict):
+    owner: str | None = None
+    intended_use: str | None = None
+    limitations: str | None = None
+    description: str | None = None
+
+
+class MonitoringSection(_Strict):
+    owner: str | None = None
+    alert_metric: str | None = None
+    drift: dict[str, float] = {}
+
+
+class Attestation(_Strict):
+    note: str | None = None
+    link: str | None = None
+    date: _dt.date
+
+
+class PolicySection(_Strict):
+    fail_on: Severity = "major"
+    require: list[str] = []
+    thresholds: dict[str, Any] = {}
+
+
+class ChecksSection(_Strict):
+    select: list[str] = ["ALL"]
+    ignore: list[str] = []
+    severity: dict[str, Severity] = {}
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
+class Waiver(_Strict):
+    check: str
+    reason: str
+    owner: str
+    expires: _dt.date
+
+    @field_validator("reason", "owner")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class Manifest(_Strict):
+    model: ModelSection
+    data: DataSection = DataSection()
+    serving: ServingSection = ServingSection()
+    baseline: BaselineSection = BaselineSection()
+    lineage: LineageSection = LineageSection()
+    card: CardSection = CardSection()
+    monitoring: MonitoringSection = MonitoringSection()
+    attestations: dict[str, Attestation] = {}
+    policy: PolicySection = PolicySection()
+    checks: ChecksSection = ChecksSection()
+    waivers: list[Waiver] = []
+
+
+# --------------------------------------------------------------------------- serving config
+Dtype = Literal[
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+    "uint8", "uint16", "uint32", "uint64", "bool", "string",
+]  # fmt: skip
+
+
+class InputSpec(_Strict):
+    name: str
+    dtype: Dtype
+    shape: list[int]
+    features: list[str] | None = None
+    on_invalid: Literal["score", "reject"] = "score"
+
+
+class OutputSpec(_Strict):
+    name: str
+    kind: Literal["probabilities", "label", "score", "regression"]
+    classes: list[int | str] | None = None
+
+
+class RuntimeSpec(_Strict):
+    engine: Literal["onnxruntime"] = "onnxruntime"
+    version: str | None = None
+    providers: list[str] = ["CPUExecutionProvider"]
+    required_providers: bool = False
+    intra_op_threads: int = Field(default=1, ge=0)
+    inter_op_threads: int = Field(default=1, ge=0)
+    graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+
+
+class BatchingSpec(_Strict):
+    max_batch_size: int = Field(default=1, ge=1)
+
+
+class LatencyBudget(_Strict):
+    batch_size: int = Field(ge=1)
+    p50_ms: float | None = Field(default=None, gt=0)
+    p90_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+
+
+class SloSpec(_Strict):
+    latency: list[LatencyBudget] = []
+    throughput_rps: float | None = Field(default=None, gt=0)
+
+
+class ResourcesSpec(_Strict):
+    max_model_mb: float | None = Field(default=None, gt=0)
+    max_memory_mb: float | None = Field(default=None, gt=0)
+    max_load_ms: float | None = Field(default=None, gt=0)
+
+
+class ServingConfig(_Strict):
+    inputs: list[InputSpec]
+    outputs: list[OutputSpec]
+    runtime: RuntimeSpec = RuntimeSpec()
+    batching: BatchingSpec = BatchingSpec()
+    slo: SloSpec = SloSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    timeout_ms: float | None = Field(default=None, gt=0)
+
+
+# --------------------------------------------------------------------------- validation errors
+def _key_path(loc: tuple[Any, ...], table_style: bool) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    text = "".join(parts)
+    if table_style and "." in text:
+        head, _, tail = text.partition(".")
+        if "[" not in head:
+            return f"[{head}].{tail}"
+    return text
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last element of `loc`."""
+    current: Any = model
+    for item in loc[:-1]:
+        if isinstance(item, int) or current is None:
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = _field_by_name(current, str(item))
+        if field is None:
+            return None
+        current = _inner_model(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _field_by_name(model: type[BaseModel], name: str):
+    for fname, field in model.model_fields.items():
+        if fname == name or field.alias == name:
+            return field
+    return None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def valid_keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def validation_to_bundle_error(
+    exc: ValidationError, file: str, model: type[BaseModel], table_style: bool = True
+) -> BundleError:
+    """Turn pydantic's errors into one BundleError that names file, key and fix."""
+    problems: list[str] = []
+    first_key: str | None = None
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = _key_path(loc, table_style)
+        first_key = first_key or key
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, loc)
+            keys = valid_keys(owner) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(f"{key}: unknown key; {hint}valid keys: {', '.join(keys)}")
+        elif err["type"] == "missing":
+            problems.append(f"{key}: required key is missing")
+        elif err["type"] == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            problems.append(f"{key}: {err['input']!r} is not valid; expected one of {expected}")
+        else:
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return BundleError(
+        file,
+        None,
+        "; ".join(problems),
+        "correct the key(s) named above; see DESIGN.md §2/§3 or `readiness explain`",
+    )

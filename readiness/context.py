@@ -1,0 +1,221 @@
+"""The context checks read: the bundle plus lazily computed, cached evidence.
+
+Expensive evidence (the inference session, predictions on the reference data) is
+computed once, on first use, and shared by every check that needs it. Checks add
+their own shared evidence with `ctx.memo(key, factory)`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
+
+import numpy as np
+
+from . import runtime as rt
+from .bundle import Bundle
+from .config import InputSpec, OutputSpec, ServingConfig
+from .errors import ModelLoadError, SkipCheck
+
+T = TypeVar("T")
+
+
+class Context:
+    """Everything a check may read. Create one per run (`Context(bundle, seed=...)`)."""
+
+    def __init__(self, bundle: Bundle, *, seed: int = 0, thresholds: dict[str, Any] | None = None) -> None:
+        self.bundle = bundle
+        self.seed = seed
+        self.trust = bundle.trust
+        self.manifest = bundle.manifest
+        self._threshold_defaults = dict(thresholds or {})
+        self._memo: dict[Any, Any] = {}
+        self._lock = threading.RLock()
+        self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created"
+
+    # ------------------------------------------------------------------ generic cache
+    def memo(self, key: Any, factory: Callable[[], T]) -> T:
+        """Compute `factory()` once per run and share it with every check asking for `key`.
+
+        A factory that raises is re-raised to every caller without being re-run.
+        """
+        with self._lock:
+            if key in self._memo:
+                value = self._memo[key]
+                if isinstance(value, _Failure):
+                    raise value.exc
+                return value
+        try:
+            value = factory()
+        except Exception as exc:
+            with self._lock:
+                self._memo[key] = _Failure(exc)
+            raise
+        with self._lock:
+            self._memo.setdefault(key, value)
+            return self._memo[key]
+
+    def threshold(self, name: str, default: Any = None) -> Any:
+        """A named number from `[policy.thresholds]`, else the check's declared default."""
+        configured = self.manifest.policy.thresholds
+        if name in configured:
+            return configured[name]
+        return self._threshold_defaults.get(name, default)
+
+    def rng(self, salt: str = "") -> np.random.Generator:
+        """A random generator seeded from the run seed and a per-use salt (stable across runs)."""
+        import zlib
+
+        return np.random.default_rng([self.seed, zlib.crc32(salt.encode())])
+
+    # ------------------------------------------------------------------ the model
+    @cached_property
+    def model_proto(self) -> Any:
+        """The ONNX ModelProto, without external data (so nothing outside the file is read)."""
+        import onnx
+
+        return onnx.load(str(self.bundle.model_path), load_external_data=False)
+
+    @property
+    def serving(self) -> ServingConfig | None:
+        return self.bundle.serving
+
+    @property
+    def runtime_spec(self) -> Any:
+        return self.serving.runtime if self.serving else None
+
+    def new_session(self, *, intra_op_threads: int | None = None, model: Any = None) -> Any:
+        """A fresh inference session configured from the serving config (not cached)."""
+        from .security import assert_safe_external_data
+
+        path = self.bundle.model_path if model is None else model
+        if model is None:
+            assert_safe_external_data(self.model_proto, self.bundle.model_path.parent, self.bundle.root)
+        self.counters["sessions_created"] += 1
+        return rt.create_session(path, self.runtime_spec, intra_op_threads=intra_op_threads)
+
+    @property
+    def session(self) -> Any:
+        """The shared inference session. Raises ModelLoadError when the model cannot load."""
+
+        def load() -> Any:
+            try:
+                return self.new_session()
+            except rt.ProviderUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
+                raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc
+
+        return self.memo("session", load)
+
+    # ------------------------------------------------------------------ contract
+    @property
+    def inputs(self) -> list[InputSpec]:
+        if self.serving is not None:
+            return list(self.serving.inputs)
+        return self.memo("derived_inputs", lambda: rt.derive_inputs(self.session, self._candidate_columns()))
+
+    @property
+    def outputs(self) -> list[OutputSpec]:
+        if self.serving is not None:
+            return list(self.serving.outputs)
+        return self.memo("derived_outputs", lambda: rt.derive_outputs(self.session))
+
+    def _candidate_columns(self) -> list[str] | None:
+        ref = self.bundle.reference
+        if ref is not None:
+            return [c for c in ref.columns if c != self.bundle.target]
+        schema = self.bundle.schema
+        if schema is not None:
+            return [c for c in schema.columns if c != self.bundle.target]
+        return None
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return rt.feature_columns(self.inputs)
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.serving.batching.max_batch_size if self.serving else 1
+
+    @cached_property
+    def task(self) -> str | None:
+        """binary_classification, multiclass_classification or regression (declared or inferred)."""
+        if self.manifest.model.task:
+            return self.manifest.model.task
+        kinds = {o.kind: o for o in self.outputs}
+        classes = next((o.classes for o in self.outputs if o.classes), None)
+        if "probabilities" in kinds or "label" in kinds:
+            if classes is None and self.y_true is not None:
+                classes = sorted(set(self.y_true.tolist()))
+            if classes is None:
+                return None
+            return "binary_classification" if len(classes) <= 2 else "multiclass_classification"
+        if "regression" in kinds:
+            return "regression"
+        return None
+
+    # ------------------------------------------------------------------ data
+    @property
+    def reference(self) -> Any:
+        if self.bundle.reference is None:
+            raise SkipCheck("no reference data: set [data].reference")
+        return self.bundle.reference
+
+    @property
+    def features(self) -> Any:
+        """The reference data's feature columns, in the order the model reads them."""
+        ref = self.reference
+        missing = [c for c in self.feature_columns if c not in ref.columns]
+        if missing:
+            raise SkipCheck(f"reference data lacks model feature column(s) {missing[:5]} (see SCH002)")
+        return ref[self.feature_columns]
+
+    @property
+    def y_true(self) -> np.ndarray | None:
+        target = self.bundle.target
+        if target is None or self.bundle.reference is None:
+            return None
+        return self.bundle.reference[target].to_numpy()
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> rt.Predictions:
+        """Score the rows of `frame` in batches of `batch_size` (default: max_batch_size)."""
+        session = self.session if session is None else session
+        size = max(1, batch_size or self.max_batch_size)
+        parts = []
+        for start in range(0, len(frame), size):
+            chunk = frame.iloc[start : start + size]
+            feeds = rt.to_feeds(chunk, self.inputs)
+            raw = rt.run(session, feeds)
+            self.counters["session_runs"] += 1
+            parts.append(rt.interpret(raw, self.outputs))
+        if not parts:
+            raise ValueError("no rows to score")
+        return rt.concat(parts)
+
+    @property
+    def reference_predictions(self) -> rt.Predictions:
+        """Predictions on the reference data, computed once per run."""
+        return self.memo("reference_predictions", lambda: self.predict(self.features))
+
+    # ------------------------------------------------------------------ baseline
+    @property
+    def baseline(self) -> Context | None:
+        """A context over the baseline bundle, sharing this run's seed (None without a baseline)."""
+        if self.bundle.baseline is None:
+            return None
+        return self.memo(
+            "baseline_context",
+            lambda: Context(self.bundle.baseline, seed=self.seed, thresholds=self._threshold_defaults),
+        )
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc

@@ -1,0 +1,50 @@
+"""Errors the engine raises on purpose. Each maps to an exit code in the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReadinessError(Exception):
+    """Base class for errors readiness reports to the user without a traceback."""
+
+    exit_code = 3
+
+
+class BundleError(ReadinessError):
+    """Unusable input: a bad manifest, a missing file or an invalid config (exit code 2).
+
+    The message always names the file, the key (when there is one) and the fix.
+    """
+
+    exit_code = 2
+
+    def __init__(self, file: str | Path | None, key: str | None, problem: str, fix: str = ""):
+        self.file = str(file) if file is not None else None
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        where = self.file or "<input>"
+        if self.key:
+            where += f": {self.key}"
+        text = f"{where}: {self.problem}"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class RegistryError(ReadinessError):
+    """A check could not be registered: a malformed or duplicate id, a broken plugin."""
+
+    exit_code = 3
+
+
+class SkipCheck(Exception):
+    """Raised inside a check to mark it `skip`: an input it needs is absent."""
+
+
+class ModelLoadError(Exception):
+    """The ONNX model could not be loaded into an inference session."""

@@ -1,0 +1,270 @@
+"""The check registry: `@check`, results, and discovery through entry points.
+
+Built-in checks and third-party checks register the same way: a package names a
+module (or a function) under the entry point group `readiness.checks`; loading it
+collects every function decorated with `@check`. Nothing here knows a check by name.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from .config import SEVERITIES
+from .errors import RegistryError
+
+if TYPE_CHECKING:
+    from .context import Context
+
+ENTRY_POINT_GROUP = "readiness.checks"
+ID_PATTERN = re.compile(r"^[A-Z]{2,8}[0-9]{3}$")
+CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+STATUSES = ("pass", "fail", "error", "skip", "inconclusive", "waived")
+# What a `requires` name needs, and the manifest key that would provide it.
+REQUIREMENTS: dict[str, str] = {
+    "session": "a model that loads in onnxruntime (see ART001)",
+    "serving": "[serving].config",
+    "schema": "[data].schema",
+    "reference": "[data].reference",
+    "target": "[data].target",
+    "source": "[model].source",
+    "baseline": "[baseline].manifest",
+    "slices": "[data].slices",
+    "slo": "[slo] in the serving config",
+}
+
+
+@dataclass
+class Result:
+    """What a check found. `measured` holds numbers; `evidence` what a reader needs to reproduce it."""
+
+    status: str
+    message: str
+    measured: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; expected one of {', '.join(STATUSES)}")
+
+
+def passed(
+    message: str,
+    measured: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> Result:
+    return Result("pass", message, dict(measured or {}), dict(evidence or {}))
+
+
+def failed(
+    message: str,
+    measured: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> Result:
+    return Result("fail", message, dict(measured or {}), dict(evidence or {}))
+
+
+def skipped(
+    message: str,
+    measured: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> Result:
+    return Result("skip", message, dict(measured or {}), dict(evidence or {}))
+
+
+def inconclusive(
+    message: str,
+    measured: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> Result:
+    return Result("inconclusive", message, dict(measured or {}), dict(evidence or {}))
+
+
+def errored(
+    message: str,
+    measured: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> Result:
+    return Result("error", message, dict(measured or {}), dict(evidence or {}))
+
+
+CheckFunc = Callable[["Context"], Result]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check's metadata and its function."""
+
+    id: str
+    title: str
+    category: str
+    severity: str
+    func: CheckFunc
+    requires: tuple[str, ...] = ()
+    mlts: tuple[str, ...] = ()
+    remediation: str = ""
+    description: str = ""
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    exclusive: bool = False  # timing-sensitive: runs alone, after every other check
+    origin: str = ""  # module the check came from
+
+    def explain(self) -> str:
+        return self.description.strip().splitlines()[0] if self.description.strip() else self.title
+
+
+def check(
+    id: str,
+    title: str,
+    *,
+    category: str,
+    severity: str,
+    requires: Iterable[str] = (),
+    mlts: Iterable[str] = (),
+    remediation: str = "",
+    thresholds: Mapping[str, Any] | None = None,
+    exclusive: bool = False,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Mark a function `f(ctx) -> Result` as a readiness check.
+
+    The function's docstring is its explanation (`readiness explain ID`): the first
+    line is the one-line summary. `thresholds` declares the named numbers the check
+    reads from `[policy.thresholds]`, with their defaults.
+    """
+
+    def decorate(func: CheckFunc) -> CheckFunc:
+        spec = CheckSpec(
+            id=id,
+            title=title,
+            category=category,
+            severity=severity,
+            func=func,
+            requires=tuple(requires),
+            mlts=tuple(mlts),
+            remediation=remediation,
+            description=func.__doc__ or "",
+            thresholds=dict(thresholds or {}),
+            exclusive=exclusive,
+            origin=getattr(func, "__module__", ""),
+        )
+        _validate(spec)
+        func.__readiness_check__ = spec  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def _validate(spec: CheckSpec) -> None:
+    where = f"check {spec.id!r} in {spec.origin or '?'}"
+    if not isinstance(spec.id, str) or not ID_PATTERN.match(spec.id):
+        raise RegistryError(f"{where}: malformed id; ids are 2-8 capital letters then 3 digits, e.g. 'ACME001'")
+    if spec.severity not in SEVERITIES:
+        raise RegistryError(f"{where}: severity {spec.severity!r} is not one of {', '.join(SEVERITIES)}")
+    if not CATEGORY_PATTERN.match(spec.category or ""):
+        raise RegistryError(f"{where}: category {spec.category!r} must be a lower-case word")
+    if not spec.title:
+        raise RegistryError(f"{where}: a title is required")
+    unknown = [r for r in spec.requires if r not in REQUIREMENTS]
+    if unknown:
+        raise RegistryError(f"{where}: unknown requirement(s) {unknown}; known: {', '.join(REQUIREMENTS)}")
+
+
+class Registry:
+    """An ordered set of checks, keyed by id."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, CheckSpec] = {}
+
+    def add(self, spec: CheckSpec) -> None:
+        _validate(spec)
+        existing = self._checks.get(spec.id)
+        if existing is not None and existing.func is not spec.func:
+            raise RegistryError(f"duplicate check id {spec.id!r}: defined in {existing.origin} and in {spec.origin}")
+        self._checks[spec.id] = spec
+
+    def add_object(self, obj: Any, origin: str = "") -> int:
+        """Register a decorated function, a module of them, or an iterable of either."""
+        count = 0
+        if isinstance(obj, types.ModuleType):
+            for value in vars(obj).values():
+                spec = getattr(value, "__readiness_check__", None)
+                if isinstance(spec, CheckSpec) and getattr(value, "__module__", None) == obj.__name__:
+                    self.add(spec)
+                    count += 1
+        elif isinstance(getattr(obj, "__readiness_check__", None), CheckSpec):
+            self.add(obj.__readiness_check__)
+            count = 1
+        elif isinstance(obj, CheckSpec):
+            self.add(obj)
+            count = 1
+        elif isinstance(obj, (list, tuple)):
+            count = sum(self.add_object(item, origin) for item in obj)
+        else:
+            raise RegistryError(f"entry point {origin or obj!r} is not a check, a module of checks, or a list of them")
+        return count
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
+            if (ep.name, ep.value) in seen:
+                continue
+            seen.add((ep.name, ep.value))
+            try:
+                obj = ep.load()
+            except RegistryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must be named, not crash
+                raise RegistryError(
+                    f"plugin {ep.name!r} ({ep.value}) in group {group!r} failed to load: {type(exc).__name__}: {exc}"
+                ) from exc
+            self.add_object(obj, origin=f"{ep.name} = {ep.value}")
+
+    def __iter__(self):
+        return iter(sorted(self._checks.values(), key=lambda s: s.id))
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def __contains__(self, check_id: str) -> bool:
+        return check_id in self._checks
+
+    def get(self, check_id: str) -> CheckSpec:
+        return self._checks[check_id]
+
+    def thresholds(self) -> dict[str, Any]:
+        """Every threshold name some check declares, with its default."""
+        out: dict[str, Any] = {}
+        for spec in self:
+            for name, default in spec.thresholds.items():
+                out.setdefault(name, default)
+        return out
+
+
+def default_registry() -> Registry:
+    """A registry holding every check installed in this environment."""
+    registry = Registry()
+    registry.load_entry_points()
+    return registry
+
+
+def select_checks(registry: Registry, select: Iterable[str], ignore: Iterable[str]) -> list[CheckSpec]:
+    """ruff-style selection: the most specific matching selector wins; on a tie, ignore wins."""
+    select, ignore = list(select), list(ignore)
+    for selector in select + ignore:
+        if selector != "ALL" and not any(spec.id.startswith(selector) for spec in registry):
+            raise ValueError(selector)
+    chosen: list[CheckSpec] = []
+    for spec in registry:
+        s, i = _best_match(spec.id, select), _best_match(spec.id, ignore)
+        if s >= 0 and s > i:
+            chosen.append(spec)
+    return chosen
+
+
+def _best_match(check_id: str, selectors: list[str]) -> int:
+    """Length of the most specific selector matching `check_id` (ALL counts 0), or -1."""
+    lengths = [0 if s == "ALL" else len(s) for s in selectors if s == "ALL" or check_id.startswith(s)]
+    return max(lengths) if lengths else -1

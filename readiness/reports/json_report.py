@@ -1,0 +1,9 @@
+"""The JSON scorecard (DESIGN.md section 6; JSON Schema in readiness/schemas/)."""
+
+from __future__ import annotations
+
+from ..scorecard import Scorecard
+
+
+def render(scorecard: Scorecard) -> str:
+    return scorecard.to_json()

@@ -1,0 +1,70 @@
+"""The terminal summary: a rich table when on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ..scorecard import Scorecard
+
+STATUS_STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "error": "bold magenta",
+    "skip": "dim",
+    "inconclusive": "yellow",
+    "waived": "cyan",
+}
+STATUS_WORD = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "skip": "SKIP",
+    "inconclusive": "INCONCLUSIVE",
+    "waived": "WAIVED",
+}
+
+
+def verdict_line(scorecard: Scorecard) -> str:
+    model = scorecard.model
+    name = f"{model.get('name')}" + (f" {model['version']}" if model.get("version") else "")
+    counts = scorecard.counts()
+    summary = ", ".join(
+        f"{counts[s]} {s}" for s in ("pass", "fail", "error", "inconclusive", "waived", "skip") if counts.get(s)
+    )
+    overall = scorecard.scores.get("overall")
+    score = f"readiness {overall:.0%}" if isinstance(overall, (int, float)) else "readiness n/a"
+    verdict = "RELEASED" if scorecard.released else "BLOCKED"
+    return f"{verdict}: {name} ({summary}; {score})"
+
+
+def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
+    if not quiet:
+        for c in scorecard.checks:
+            out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {c.message}\n")
+    out.write(verdict_line(scorecard) + "\n")
+    if not scorecard.released:
+        for reason in scorecard.gate.get("reasons", []):
+            out.write(f"  - {reason}\n")
+
+
+def rich_table(scorecard: Scorecard, console: object) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="readiness scorecard", show_lines=False)
+    for col in ("id", "status", "severity", "check", "message"):
+        table.add_column(col, overflow="fold")
+    for c in scorecard.checks:
+        table.add_row(
+            c.id,
+            Text(STATUS_WORD[c.status], style=STATUS_STYLE[c.status]),
+            c.severity,
+            c.title,
+            c.message,
+        )
+    console.print(table)  # type: ignore[attr-defined]
+    style = "bold green" if scorecard.released else "bold red"
+    console.print(Text(verdict_line(scorecard), style=style))  # type: ignore[attr-defined]
+    if not scorecard.released:
+        for reason in scorecard.gate.get("reasons", []):
+            console.print(f"  - {reason}", markup=False, highlight=False)  # type: ignore[attr-defined]

@@ -1,0 +1,144 @@
+"""Run selected checks against a context, each isolated from the others.
+
+An exception or a timeout in one check becomes an `error` result for that check
+and the run goes on. Timing-sensitive (`exclusive`) checks run last, alone: the
+runner waits for any check still running in the background before them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import Context
+from .errors import ModelLoadError, SkipCheck
+from .registry import REQUIREMENTS, CheckSpec, Result, errored, failed, skipped
+from .runtime import ProviderUnavailable
+from .security import UnsafeExternalData
+
+
+@dataclass
+class CheckRun:
+    """One check's result in a run, with the metadata the scorecard shows."""
+
+    spec: CheckSpec
+    severity: str
+    result: Result
+    duration_s: float
+    waiver: dict[str, Any] | None = field(default=None)
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+
+Listener = Callable[[str, CheckSpec, "CheckRun | None"], None]  # ("start"|"end", spec, run)
+
+
+def _missing_requirement(ctx: Context, requirement: str) -> Result | None:
+    b = ctx.bundle
+    serving = b.serving
+    absent = {
+        "serving": serving is None,
+        "schema": b.schema is None,
+        "reference": b.reference is None,
+        "target": b.target is None,
+        "source": b.source_path is None,
+        "baseline": b.baseline is None,
+        "slices": not b.manifest.data.slices,
+        "slo": serving is None or (not serving.slo.latency and serving.slo.throughput_rps is None),
+    }
+    if absent.get(requirement):
+        return skipped(f"not applicable: needs {REQUIREMENTS[requirement]}")
+    if requirement == "session":
+        try:
+            ctx.session  # noqa: B018 - load (once) to learn whether the model runs
+        except ProviderUnavailable as exc:
+            spec = ctx.runtime_spec
+            if spec is not None and spec.required_providers:
+                return failed(f"{exc}; the serving config marks its providers as required")
+            return skipped(f"{exc}; nothing was measured on another provider")
+        except UnsafeExternalData as exc:
+            return errored(f"refused to load the model: {exc} (see SEC001)")
+        except ModelLoadError as exc:
+            return errored(f"cannot run: {exc} (see ART001)")
+    return None
+
+
+def _call(spec: CheckSpec, ctx: Context) -> Result:
+    for requirement in spec.requires:
+        missing = _missing_requirement(ctx, requirement)
+        if missing is not None:
+            return missing
+    try:
+        result = spec.func(ctx)
+    except SkipCheck as exc:
+        return skipped(str(exc))
+    except ProviderUnavailable as exc:
+        return skipped(str(exc))
+    except ModelLoadError as exc:
+        return errored(f"cannot run: {exc} (see ART001)")
+    except Exception as exc:  # noqa: BLE001 - isolation: a crashing check is an error result
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return errored(f"check crashed: {type(exc).__name__}: {exc}", evidence={"traceback": "".join(tb[-6:])})
+    if not isinstance(result, Result):
+        return errored(f"check returned {type(result).__name__}, expected a readiness Result")
+    return result
+
+
+class Runner:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        timeout_s: float = 600.0,
+        severities: dict[str, str] | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.timeout_s = timeout_s
+        self.severities = severities or {}
+        self.listener = listener
+        self._background: list[threading.Thread] = []
+
+    def _run_one(self, spec: CheckSpec) -> CheckRun:
+        if self.listener:
+            self.listener("start", spec, None)
+        if spec.exclusive:
+            self._wait_for_background()
+        box: list[Result] = []
+        start = time.perf_counter()
+        thread = threading.Thread(
+            target=lambda: box.append(_call(spec, self.ctx)),
+            name=f"readiness-{spec.id}",
+            daemon=True,
+        )
+        thread.start()
+        thread.join(self.timeout_s)
+        duration = time.perf_counter() - start
+        if thread.is_alive():
+            self._background.append(thread)
+            result = errored(
+                f"timed out after {self.timeout_s:g} s (raise [checks].timeout_s if the check needs longer)"
+            )
+        else:
+            result = box[0]
+        run = CheckRun(spec, self.severities.get(spec.id, spec.severity), result, duration)
+        if self.listener:
+            self.listener("end", spec, run)
+        return run
+
+    def _wait_for_background(self) -> None:
+        for thread in self._background:
+            thread.join(self.timeout_s)
+        self._background = [t for t in self._background if t.is_alive()]
+
+    def run(self, specs: Iterable[CheckSpec]) -> list[CheckRun]:
+        specs = list(specs)
+        ordered = [s for s in specs if not s.exclusive] + [s for s in specs if s.exclusive]
+        runs = [self._run_one(spec) for spec in ordered]
+        return sorted(runs, key=lambda r: r.spec.id)
