@@ -181,6 +181,25 @@ class Context:
             return None
         return self.bundle.reference[target].to_numpy()
 
+    SAMPLE_ROWS = 256
+
+    @property
+    def sample_frame(self) -> Any:
+        """Request rows to feed the model: the reference features, else rows synthesised
+        (seeded) from the schema's bounds, else from the graph's input dtypes."""
+
+        def build() -> Any:
+            from . import synth
+
+            if self.bundle.reference is not None:
+                return self.features
+            rng = self.rng("sample_frame")
+            if self.bundle.schema is not None:
+                return synth.from_schema(self.bundle.schema, self.feature_columns, self.SAMPLE_ROWS, rng)
+            return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng)
+
+        return self.memo("sample_frame", build)
+
     # ------------------------------------------------------------------ predictions
     def predict(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> rt.Predictions:
         """Score the rows of `frame` in batches of `batch_size` (default: max_batch_size)."""

@@ -122,6 +122,8 @@ def derive_inputs(session: Any, columns: Sequence[str] | None = None) -> list[In
             and (shape[1] == -1 or shape[1] == len(columns))
         ):
             features = list(columns)
+        elif columns is None and len(shape) == 2 and shape[1] > 1:
+            features = [f"{gi.name}_{i}" for i in range(shape[1])]
         specs.append(InputSpec(name=gi.name, dtype=dtype, shape=shape, features=features))
     return specs
 
