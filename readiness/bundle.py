@@ -205,7 +205,7 @@ def load_schema(spec: str, root: Path, file: Path, trust: bool) -> tuple[Any, Pa
     if path.suffix.lower() == ".json":
         loader = pa.DataFrameSchema.from_json
     else:
-        load_yaml(path, None)  # a syntax error is reported with its line
+        _check_schema_keys(path, load_yaml(path, None))  # a syntax error is reported with its line
         loader = pa.DataFrameSchema.from_yaml
     try:
         schema = loader(text)
@@ -217,6 +217,36 @@ def load_schema(spec: str, root: Path, file: Path, trust: bool) -> tuple[Any, Pa
             "write it with pandera's DataFrameSchema.to_yaml()/to_json()",
         ) from None
     return schema, path
+
+
+_SCHEMA_KEYS = (
+    "schema_type", "version", "api", "dataframe_library", "columns", "checks", "parsers", "index", "multiindex",
+    "dtype", "coerce", "strict", "name", "ordered", "unique", "report_duplicates", "unique_column_names",
+    "add_missing_columns", "title", "description", "metadata", "drop_invalid_rows",
+)  # fmt: skip
+
+
+def _check_schema_keys(path: Path, data: Any) -> None:
+    """pandera ignores unknown top-level keys; a typo there must not pass silently."""
+    import difflib
+
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        raise BundleError(
+            path,
+            "columns",
+            "not a pandera schema: no `columns` mapping",
+            "write it with pandera's DataFrameSchema.to_yaml()",
+        )
+    for key in data:
+        if key not in _SCHEMA_KEYS:
+            close = difflib.get_close_matches(str(key), _SCHEMA_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise BundleError(
+                path,
+                str(key),
+                f"unknown top-level schema key; {hint}valid keys: {', '.join(_SCHEMA_KEYS)}",
+                "remove or rename it",
+            )
 
 
 # --------------------------------------------------------------------------- reference data

@@ -1,0 +1,171 @@
+"""Runner isolation, the gate (fail_on, require, waivers) and scores, on a bundle built at test time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import types
+from pathlib import Path
+
+import pytest
+from builders import write_bundle
+
+from readiness import Registry, check, errored, evaluate, failed, inconclusive, passed
+from readiness.errors import BundleError
+
+TODAY = dt.date(2026, 11, 26)
+
+
+def _registry(**statuses: str) -> Registry:
+    """A registry of checks whose outcome is given by id -> status (or 'raise'/'sleep')."""
+    reg = Registry()
+    module = types.ModuleType("fake_checks")
+    for cid, behaviour in statuses.items():
+        severity = {"A": "blocker", "M": "major", "N": "minor", "I": "info"}[cid[3]]
+
+        def func(ctx, behaviour=behaviour):
+            if behaviour == "raise":
+                raise ZeroDivisionError("boom")
+            if behaviour == "sleep":
+                time.sleep(3)
+                return passed("too late")
+            return {"pass": passed, "fail": failed, "error": errored, "inconclusive": inconclusive}[behaviour](
+                behaviour
+            )
+
+        requires = ["baseline"] if behaviour == "needs-baseline" else []
+        if behaviour == "needs-baseline":
+
+            def func(ctx):  # noqa: F811 - never reached without a baseline
+                return passed("unreachable")
+
+        func.__module__ = "fake_checks"
+        setattr(
+            module,
+            cid,
+            check(cid, f"check {cid}", category=cid[:3].lower(), severity=severity, requires=requires)(func),
+        )
+    reg.add_object(module)
+    return reg
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    return write_bundle(tmp_path / "b")
+
+
+def _manifest(bundle: Path, extra: str) -> None:
+    path = bundle / "readiness.toml"
+    path.write_text(path.read_text() + "\n" + extra)
+
+
+def test_a_crashing_check_is_an_error_and_the_run_goes_on(bundle):
+    sc, _ = evaluate(bundle, registry=_registry(XXXM001="raise", XXXM002="pass"), today=TODAY)
+    crashed = sc.check("XXXM001")
+    assert crashed.status == "error"
+    assert "ZeroDivisionError: boom" in crashed.message
+    assert "traceback" in crashed.evidence
+    assert sc.check("XXXM002").status == "pass"
+    assert not sc.released and sc.gate["blocking"] == ["XXXM001"]
+
+
+def test_a_check_that_times_out_is_an_error(bundle):
+    _manifest(bundle, "[checks]\ntimeout_s = 0.2\n")
+    start = time.perf_counter()
+    sc, _ = evaluate(bundle, registry=_registry(XXXM001="sleep", XXXM002="pass"), today=TODAY)
+    assert sc.check("XXXM001").status == "error"
+    assert "timed out after 0.2 s" in sc.check("XXXM001").message
+    assert sc.check("XXXM002").status == "pass"
+    assert time.perf_counter() - start < 2.5
+
+
+def test_fail_on_decides_which_severities_block(bundle):
+    reg = _registry(XXXN001="fail", XXXM002="pass")
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    assert sc.released  # a minor failure does not block at fail_on = major
+    sc, _ = evaluate(bundle, registry=reg, fail_on="minor", today=TODAY)
+    assert not sc.released and sc.gate["blocking"] == ["XXXN001"]
+    assert "XXXN001 (minor) failed" in sc.gate["reasons"][0]
+
+
+def test_inconclusive_and_error_block_like_a_failure(bundle):
+    sc, _ = evaluate(bundle, registry=_registry(XXXM001="inconclusive", XXXA002="error", XXXI003="fail"), today=TODAY)
+    assert sc.gate["blocking"] == ["XXXA002", "XXXM001"]
+
+
+def test_a_required_check_that_skips_blocks(bundle):
+    reg = _registry(XXXM001="needs-baseline")
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    assert sc.check("XXXM001").status == "skip"
+    assert "[baseline].manifest" in sc.check("XXXM001").message
+    assert sc.released
+    _manifest(bundle, '[policy]\nrequire = ["XXXM001"]\n')
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    assert not sc.released
+    assert "required" in sc.gate["reasons"][0]
+
+
+def _waiver(check_id: str, expires: str) -> str:
+    return f'[[waivers]]\ncheck = "{check_id}"\nreason = "new hardware in Q3"\nowner = "platform@example.com"\nexpires = {expires}\n'
+
+
+def test_waivers_applied_expired_and_unused(bundle):
+    reg = _registry(XXXM001="fail", XXXM002="fail", XXXM003="pass")
+    _manifest(
+        bundle, _waiver("XXXM001", "2027-03-31") + _waiver("XXXM002", "2026-11-01") + _waiver("XXXM003", "2027-01-01")
+    )
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    states = {w["check"]: w["state"] for w in sc.waivers}
+    assert states == {"XXXM001": "applied", "XXXM002": "expired", "XXXM003": "unused"}
+    assert sc.check("XXXM001").status == "waived"
+    assert sc.check("XXXM002").status == "fail"  # an expired waiver no longer waives
+    assert not sc.released
+    assert any("expired on 2026-11-01" in r for r in sc.gate["reasons"])
+    assert "XXXM001" not in sc.gate["blocking"]
+
+
+def test_an_expired_waiver_blocks_even_when_its_check_passes(bundle):
+    _manifest(bundle, _waiver("XXXM001", "2026-01-01"))
+    sc, _ = evaluate(bundle, registry=_registry(XXXM001="pass"), today=TODAY)
+    assert not sc.released and sc.gate["blocking"] == ["XXXM001"]
+
+
+def test_a_waiver_without_expiry_is_a_bundle_error(bundle):
+    _manifest(bundle, '[[waivers]]\ncheck = "XXXM001"\nreason = "r"\nowner = "o"\n')
+    with pytest.raises(BundleError, match=r"waivers\[0\]\.expires: required key is missing"):
+        evaluate(bundle, registry=_registry(XXXM001="fail"), today=TODAY)
+
+
+def test_scores_weight_severities_and_take_the_minimum_category(bundle):
+    reg = _registry(
+        AAAA001="pass", AAAM002="fail", BBBN001="pass", BBBM002="pass", CCCI001="fail", DDDM001="needs-baseline"
+    )
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    cats = sc.scores["categories"]
+    assert cats["aaa"] == pytest.approx(10 / 15, abs=1e-4)
+    assert cats["bbb"] == 1.0
+    assert "ccc" not in cats  # info has no weight
+    assert "ddd" not in cats  # skipped: not evaluated
+    assert sc.scores["overall"] == cats["aaa"]
+
+
+def test_severity_override_from_the_manifest(bundle):
+    _manifest(bundle, '[checks.severity]\nXXXN001 = "blocker"\n')
+    sc, _ = evaluate(bundle, registry=_registry(XXXN001="fail"), today=TODAY)
+    assert sc.check("XXXN001").severity == "blocker"
+    assert not sc.released
+
+
+def test_unknown_threshold_names_are_rejected_with_a_suggestion(bundle):
+    reg = Registry()
+
+    @check("XXXM001", "reads a threshold", category="quality", severity="major", thresholds={"max_flip_rate": 0.05})
+    def reads(ctx):
+        return passed(f"limit {ctx.threshold('max_flip_rate')}")
+
+    reg.add_object(reads)
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    assert sc.check("XXXM001").message == "limit 0.05"
+    _manifest(bundle, "[policy.thresholds]\nmax_flip_rat = 0.1\n")
+    with pytest.raises(BundleError, match="did you mean 'max_flip_rate'"):
+        evaluate(bundle, registry=reg, today=TODAY)
