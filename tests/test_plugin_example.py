@@ -52,7 +52,9 @@ def test_plugin_check_runs_and_detects_its_defect(plugin_path, tmp_path):
     proc = _readiness(plugin_path, "check", str(without), "--select", "ACME", "--fail-on", "minor", "--json", str(out))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert json.loads(out.read_text())["checks"][0]["status"] == "fail"
-    proc = _readiness(plugin_path, "check", str(with_licence), "--select", "ACME", "--fail-on", "minor", "--json", str(out))
+    proc = _readiness(
+        plugin_path, "check", str(with_licence), "--select", "ACME", "--fail-on", "minor", "--json", str(out)
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads(out.read_text())["checks"][0]
     assert (record["id"], record["status"], record["message"]) == ("ACME001", "pass", "licence: Apache-2.0")
@@ -61,3 +63,16 @@ def test_plugin_check_runs_and_detects_its_defect(plugin_path, tmp_path):
 def test_without_the_plugin_the_check_is_unknown(tmp_path):
     proc = _readiness(tmp_path, "explain", "ACME001")
     assert proc.returncode == 2 and "no check 'ACME001'" in proc.stderr
+
+
+def test_a_broken_plugin_is_named_and_exits_3_without_traceback(tmp_path):
+    site = tmp_path / "site"
+    dist = site / "broken-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[readiness.checks]\nbroken = broken_checks\n")
+    (site / "broken_checks.py").write_text("raise ImportError('needs torch')\n")
+    proc = _readiness(site, "list-checks")
+    assert proc.returncode == 3
+    assert "plugin 'broken' (broken_checks)" in proc.stderr and "needs torch" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout

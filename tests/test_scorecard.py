@@ -66,7 +66,9 @@ def test_write_atomic_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
 
 
 def test_non_finite_numbers_are_valid_json():
-    card = Scorecard(tool={}, model={}, gate={}, scores={}, checks=[], environment={"x": float("nan"), "y": float("inf")})
+    card = Scorecard(
+        tool={}, model={}, gate={}, scores={}, checks=[], environment={"x": float("nan"), "y": float("inf")}
+    )
     data = json.loads(card.to_json())
     assert data["environment"] == {"x": "NaN", "y": "Infinity"}
 

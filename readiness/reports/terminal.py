@@ -42,9 +42,17 @@ def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
         for c in scorecard.checks:
             out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {c.message}\n")
     out.write(verdict_line(scorecard) + "\n")
-    if not scorecard.released:
-        for reason in scorecard.gate.get("reasons", []):
-            out.write(f"  - {reason}\n")
+    for line in _notes(scorecard):
+        out.write(f"  - {line}\n")
+
+
+def _notes(scorecard: Scorecard) -> list[str]:
+    """Why the gate blocked, and waivers worth a look (unused ones can be removed)."""
+    lines = list(scorecard.gate.get("reasons", [])) if not scorecard.released else []
+    for w in scorecard.waivers:
+        if w.get("state") == "unused":
+            lines.append(f"waiver for {w['check']} is unused: {w.get('note', '')}")
+    return lines
 
 
 def rich_table(scorecard: Scorecard, console: object) -> None:
@@ -65,6 +73,5 @@ def rich_table(scorecard: Scorecard, console: object) -> None:
     console.print(table)  # type: ignore[attr-defined]
     style = "bold green" if scorecard.released else "bold red"
     console.print(Text(verdict_line(scorecard), style=style))  # type: ignore[attr-defined]
-    if not scorecard.released:
-        for reason in scorecard.gate.get("reasons", []):
-            console.print(f"  - {reason}", markup=False, highlight=False)  # type: ignore[attr-defined]
+    for line in _notes(scorecard):
+        console.print(f"  - {line}", markup=False, highlight=False)  # type: ignore[attr-defined]
