@@ -288,5 +288,14 @@ def _dedent(text: str) -> str:
     return inspect.cleandoc(text)
 
 
+# Commands that live in their own modules register on `main` below, one block each.
+
+# -- report and diff commands (readiness/reports) --
+
+# -- init command (readiness/init.py) --
+
+# -- end of command registrations --
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
