@@ -31,6 +31,11 @@ def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`readiness list-checks | head`): stop quietly, as Python's docs advise.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except BundleError as exc:
             _fail(str(exc), EXIT_INPUT)
         except ReadinessError as exc:

@@ -17,6 +17,10 @@ from typing import Any
 SCHEMA_VERSION = 1
 TIMING_KEYS = frozenset({"duration_s", "started_at", "finished_at"})
 
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @dataclass
 class CheckRecord:
@@ -143,6 +147,7 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is as readable as any file the user writes
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

@@ -184,3 +184,19 @@ def test_explain_known_and_unknown():
     code, text = run("explain", rows[0]["id"].lower())
     assert code == 0 and text.startswith(f"{rows[0]['id']}: {rows[0]['title']}")
     _expect_input_error(["explain", "ZZZ999"], "no check 'ZZZ999'", "list-checks")
+
+
+def test_closed_pipe_is_not_an_internal_error():
+    """`readiness list-checks | head -1` stops quietly: no traceback, no 'internal error'."""
+    # stdout is a pipe whose reader is already gone, so the first write fails with EPIPE.
+    script = (
+        "import os, sys\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from readiness.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "list-checks", "--format", "json"], capture_output=True, text=True
+    )
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1

@@ -76,3 +76,11 @@ def test_non_finite_numbers_are_valid_json():
 def test_unsupported_schema_version_is_refused():
     with pytest.raises(ValueError, match="schema_version"):
         Scorecard.from_dict({"schema_version": 2})
+
+
+def test_written_reports_are_readable_like_any_file_the_user_writes(tmp_path):
+    """CI uploads reports as artifacts: a 0600 file (mkstemp's default) would lock others out."""
+    path = write_atomic(tmp_path / "sc.json", "{}")
+    plain = tmp_path / "plain"
+    plain.write_text("{}")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
