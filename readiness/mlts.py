@@ -218,3 +218,9 @@ def score(records: Sequence[Any], attestations: Mapping[str, Any]) -> dict[str, 
     if unknown:
         out["unknown_tags"] = unknown
     return out
+
+
+def describe(tag: str) -> str:
+    """A tag with its test's title, e.g. "Infra 7 (Serving models can be rolled back)"."""
+    tid = normalize(tag)
+    return f"{tid} ({BY_ID[tid].title})" if tid else f"{tag} (names no ML Test Score test)"

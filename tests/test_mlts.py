@@ -140,3 +140,9 @@ def test_attestation_for_an_unknown_test_is_a_bad_input(example_bundle):
     result = _cli("check", str(example_bundle), "--select", "OPS001")
     assert result.exit_code == 2, result.output
     assert "Model specs were reviewed" in result.output and "names no ML Test Score test" in result.output
+
+
+def test_explain_names_the_ml_test_score_tests_with_their_titles():
+    result = _cli("explain", "QLT003")
+    assert result.exit_code == 0, result.output
+    assert "Model 5 (A simpler model is not better)" in result.output

@@ -254,3 +254,13 @@ def test_ops003_passes_with_a_loadable_baseline_and_fails_with_a_broken_one(exam
     record = _run(example_bundle, "OPS003").check("OPS003")
     assert record.status == "fail"
     assert "rollback target" in record.message
+
+
+def test_qlt001_confidence_interval_is_reproducible_for_a_seed(example_bundle):
+    def ci(seed):
+        card, _ = evaluate(example_bundle, seed=seed, select=["QLT001"])
+        m = card.check("QLT001").measured["roc_auc"]
+        return m["ci_lower"], m["ci_upper"]
+
+    assert ci(5) == ci(5)
+    assert ci(5) != ci(6)
