@@ -201,3 +201,43 @@ def regression_amount(name: str, candidate: float, reference: float) -> tuple[fl
 def meets(name: str, value: float, bar: float) -> bool:
     """Whether `value` meets the bar `bar` in the metric's direction (>= for higher-is-better)."""
     return value >= bar if HIGHER_IS_BETTER[name] else value <= bar
+
+
+def paired_bootstrap_delta(
+    name: str,
+    task: str,
+    y_true: np.ndarray,
+    candidate: Predictions,
+    reference: Predictions,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> tuple[float | None, float | None]:
+    """A percentile bootstrap interval of `metric(candidate) - metric(reference)` on the same rows
+    (paired: both models are scored on each resample of rows)."""
+    from scipy.stats import bootstrap
+
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    if n < 2 or n_resamples < 2:
+        return None, None
+
+    def statistic(index: np.ndarray) -> float:
+        index = np.asarray(index, dtype=np.intp)
+        y = y_true[index]
+        return compute(name, task, y, candidate.take(index)) - compute(name, task, y, reference.take(index))
+
+    res = bootstrap(
+        (np.arange(n),),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=False,
+        rng=rng,
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None, None
+    return lo, hi

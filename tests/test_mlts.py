@@ -119,6 +119,19 @@ def test_example_scorecard_carries_the_ml_test_score_per_test(example_scorecard)
     assert m["covered"] == covered and f"{covered} of the 28" in m["note"]
 
 
+def test_example_ml_test_score_validates_against_the_scorecard_schema(example_scorecard):
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("readiness").joinpath("schemas/scorecard.schema.json").read_text())
+    jsonschema.validate(example_scorecard, schema)
+    broken = json.loads(json.dumps(example_scorecard))
+    broken["scores"]["mlts"]["tests"][0]["covered_by"] = []  # an empty list must say "not covered" instead
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
 def _cli(*args: str):
     return CliRunner().invoke(main, list(args))
 

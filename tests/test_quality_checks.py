@@ -112,6 +112,7 @@ def test_qlt002_fails_a_worse_candidate_against_the_example_baseline(noisy_candi
     m = record.measured["roc_auc"]
     assert m["baseline"] > 0.95 > m["candidate"]
     assert m["regression_absolute"] == pytest.approx(m["baseline"] - m["candidate"], abs=1e-6)
+    assert m["change_ci_lower"] <= m["change_ci_upper"] < 0  # clearly worse, not noise
     assert "baseline" in record.message
 
 
@@ -122,6 +123,7 @@ def test_qlt002_passes_a_copy_of_the_example_against_itself(example_bundle):
     record = _run(copy, "QLT002").check("QLT002")
     assert record.status == "pass", record.message
     assert record.measured["roc_auc"]["regression_absolute"] == 0
+    assert record.measured["roc_auc"]["change_ci_lower"] == record.measured["roc_auc"]["change_ci_upper"] == 0
 
 
 def test_qlt002_relative_threshold_can_fail_where_the_absolute_one_passes(noisy_candidate):
@@ -264,3 +266,35 @@ def test_qlt001_confidence_interval_is_reproducible_for_a_seed(example_bundle):
 
     assert ci(5) == ci(5)
     assert ci(5) != ci(6)
+
+
+def test_quality_checks_on_a_multiclass_model(tmp_path):
+    import pandas as pd
+    from sklearn.datasets import load_wine
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    cols = [f"f{i}" for i in range(X.shape[1])]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[::2], y[::2])
+    ref = pd.DataFrame(X[1::2], columns=cols).assign(label=y[1::2])
+    serving = {
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 13], "features": cols}],
+        "outputs": [
+            {"name": "label", "kind": "label", "classes": [0, 1, 2]},
+            {"name": "probabilities", "kind": "probabilities", "classes": [0, 1, 2]},
+        ],
+    }
+
+    def bundle(name, bars):
+        return write_bundle(
+            tmp_path / name, sklearn_onnx(model, 13), reference=ref, serving=serving, schema=False,
+            manifest={"policy": {"thresholds": {"min_metric": bars}}},
+        )  # fmt: skip
+
+    card = _run(bundle("ok", {"accuracy": 0.9, "f1_macro": 0.9}), "QLT001", "QLT003")
+    assert card.check("QLT001").status == "pass", card.check("QLT001").message
+    assert card.check("QLT001").evidence["primary"] == "accuracy"
+    assert card.check("QLT003").status == "pass"
+    strict = _run(bundle("strict", {"accuracy": 0.995}), "QLT001").check("QLT001")
+    assert strict.status == "fail" and "accuracy" in strict.message

@@ -209,6 +209,8 @@ def qlt002(ctx: Context) -> Result:
     except ValueError as exc:
         return errored(f"cannot score the baseline: {exc}")
     pred = ctx.reference_predictions
+    resamples = int(ctx.threshold("bootstrap_resamples", 1000))
+    confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
     worse: list[str] = []
     for name, tol in tolerances.items():
@@ -230,6 +232,10 @@ def qlt002(ctx: Context) -> Result:
         if "relative" in tol and relative > tol["relative"]:
             over.append(f"{relative:.2%} relative > {tol['relative']:.2%}")
         entry["within"] = not over
+        lo, hi = metrics.paired_bootstrap_delta(
+            name, task, y, pred, base_pred, rng=ctx.rng(f"QLT002:{name}"), n_resamples=resamples, confidence=confidence
+        )
+        entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
         measured[name] = entry
         if over:
             worse.append(f"{name} {cand:.4f} vs baseline {ref:.4f} (worse by {' and '.join(over)})")
@@ -239,12 +245,14 @@ def qlt002(ctx: Context) -> Result:
         "scored_on": "the candidate's reference data",
         "baseline_manifest": ctx.manifest.baseline.manifest,
         "defaulted": not bool(ctx.threshold("max_regression")),
+        "change_ci": f"{confidence:.0%} paired percentile bootstrap of candidate - baseline, seeded; informative only",
     }
     if worse:
         return failed("; ".join(worse), measured, evidence)
     judged = "; ".join(
         f"{n} {measured[n]['candidate']:.4f} vs baseline {measured[n]['baseline']:.4f}"
-        f" (allowed regression: {_allowed(tolerances[n])})"
+        f" (change {confidence:.0%} CI {_ci(measured[n]['change_ci_lower'], measured[n]['change_ci_upper'])};"
+        f" allowed regression: {_allowed(tolerances[n])})"
         for n in tolerances
     )
     return passed(judged, measured, evidence)
