@@ -298,3 +298,24 @@ def test_quality_checks_on_a_multiclass_model(tmp_path):
     assert card.check("QLT003").status == "pass"
     strict = _run(bundle("strict", {"accuracy": 0.995}), "QLT001").check("QLT001")
     assert strict.status == "fail" and "accuracy" in strict.message
+
+
+def test_quality_checks_report_a_model_that_cannot_score_as_an_error_not_a_crash(example_bundle):
+    serving = example_bundle / "serving.yaml"
+    serving.write_text(serving.read_text().replace("dtype: float32", "dtype: float64"))
+    card = _run(example_bundle, "QLT001", "QLT003")
+    for cid in ("QLT001", "QLT003"):
+        record = card.check(cid)
+        assert record.status == "error"
+        assert "cannot score the reference data" in record.message and "crashed" not in record.message
+    assert not card.released
+
+
+def test_qlt002_reports_a_baseline_that_cannot_score(example_bundle):
+    prod = example_bundle.parent / "production"
+    shutil.copytree(example_bundle, prod)
+    _append(example_bundle / "readiness.toml", '[baseline]\nmanifest = "../production/readiness.toml"')
+    (prod / "model.onnx").write_bytes(b"garbage")
+    record = _run(example_bundle, "QLT002").check("QLT002")
+    assert record.status == "error"
+    assert "cannot score the baseline" in record.message

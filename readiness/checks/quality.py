@@ -53,6 +53,22 @@ def _metric_table(value: Any, key: str, task: str) -> dict[str, Any]:
     return dict(value)
 
 
+class _CannotScore(Exception):
+    pass
+
+
+def _reference_predictions(ctx: Context) -> Predictions:
+    try:
+        return ctx.reference_predictions
+    except SkipCheck:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
+        raise _CannotScore(
+            f"the model cannot score the reference data as the serving config feeds it "
+            f"({type(exc).__name__}: {exc}); see SCH001/SCH002"
+        ) from exc
+
+
 def _r(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
@@ -89,7 +105,10 @@ def qlt001(ctx: Context) -> Result:
         bars = _metric_table(ctx.threshold("min_metric"), "min_metric", task)
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
-    pred = ctx.reference_predictions
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
     names = [primary] + [n for n in bars if n != primary]
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
@@ -206,9 +225,15 @@ def qlt002(ctx: Context) -> Result:
         return errored(f"the baseline is a {base_task} model and the candidate a {task} model; they cannot be compared")
     try:
         base_pred = _baseline_predictions(ctx, base)
-    except ValueError as exc:
-        return errored(f"cannot score the baseline: {exc}")
-    pred = ctx.reference_predictions
+    except SkipCheck:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a baseline that cannot score is reported, not a crash
+        what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        return errored(f"cannot score the baseline on the candidate's reference data: {what}")
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
     resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
@@ -303,7 +328,10 @@ def qlt003(ctx: Context) -> Result:
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
     margin = float(ctx.threshold("trivial_margin"))
-    pred = ctx.reference_predictions
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
     trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}
