@@ -276,7 +276,9 @@ def explain(check_id: str) -> None:
     if spec.requires:
         click.echo(f"needs: {', '.join(spec.requires)}")
     if spec.mlts:
-        click.echo(f"ML Test Score: {', '.join(spec.mlts)}")
+        from .mlts import describe
+
+        click.echo(f"ML Test Score: {'; '.join(describe(t) for t in spec.mlts)}")
     if spec.thresholds:
         click.echo("thresholds ([policy.thresholds]): " + ", ".join(f"{k} = {v!r}" for k, v in spec.thresholds.items()))
     if spec.description.strip():

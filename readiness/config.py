@@ -9,7 +9,7 @@ import datetime as _dt
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BundleError
 
@@ -77,6 +77,12 @@ class Attestation(_Strict):
     link: str | None = None
     date: _dt.date
 
+    @model_validator(mode="after")
+    def _has_evidence(self) -> Attestation:
+        if not (self.note or "").strip() and not (self.link or "").strip():
+            raise ValueError("an attestation needs a link or a note (where the manual test's results are recorded)")
+        return self
+
 
 class PolicySection(_Strict):
     fail_on: Severity = "major"
@@ -117,6 +123,19 @@ class Manifest(_Strict):
     policy: PolicySection = PolicySection()
     checks: ChecksSection = ChecksSection()
     waivers: list[Waiver] = []
+
+    @field_validator("attestations")
+    @classmethod
+    def _attested_tests_exist(cls, value: dict[str, Attestation]) -> dict[str, Attestation]:
+        from . import mlts
+
+        unknown = [key for key in value if mlts.normalize(key) is None]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(repr(k) for k in unknown)} names no ML Test Score test; use an id such as "
+                f"'Model 1' or a title such as {mlts.TESTS[7].title!r} (see `readiness explain` / README)"
+            )
+        return value
 
 
 # --------------------------------------------------------------------------- serving config

@@ -6,7 +6,7 @@ Values agree with scikit-learn's to 1e-9 (tested).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -125,3 +125,119 @@ def is_better(name: str, candidate: float, reference: float) -> bool:
 
 def metric_function(name: str, task: str) -> Callable[[np.ndarray, Predictions], float]:
     return lambda y, p: compute(name, task, y, p)
+
+
+# --------------------------------------------------------------------------- configuration, uncertainty, comparison
+def primary_metric(task: str, configured: Any = None) -> str:
+    """The primary metric for `task`: `configured` (a name, or a table task -> name) else the default.
+
+    Raises UnknownMetric when the configured name is not a metric of the task.
+    """
+    if task not in TASK_METRICS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASK_METRICS)}")
+    name = configured.get(task) if isinstance(configured, Mapping) else configured
+    if not name:
+        return PRIMARY[task]
+    if name not in TASK_METRICS[task]:
+        raise UnknownMetric(str(name), task)
+    return str(name)
+
+
+def bootstrap_ci(
+    name: str,
+    task: str,
+    y_true: np.ndarray,
+    pred: Predictions,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> tuple[float | None, float | None]:
+    """A percentile bootstrap confidence interval of one metric, resampling rows (seeded by `rng`).
+
+    Returns (None, None) when the interval cannot be estimated (too few rows, or a
+    metric undefined on most resamples, e.g. ROC AUC with one class).
+    """
+    from scipy.stats import bootstrap
+
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    if n < 2 or n_resamples < 2:
+        return None, None
+
+    def statistic(index: np.ndarray) -> float:
+        index = np.asarray(index, dtype=np.intp)
+        return compute(name, task, y_true[index], pred.take(index))
+
+    res = bootstrap(
+        (np.arange(n),),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=False,
+        rng=rng,
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None, None
+    return lo, hi
+
+
+def regression_amount(name: str, candidate: float, reference: float) -> tuple[float, float]:
+    """How much worse `candidate` is than `reference` on metric `name`: (absolute, relative).
+
+    Positive means worse (in the metric's own direction); relative is divided by |reference|
+    (infinite when the reference is 0 and the candidate is worse).
+    """
+    worse = (reference - candidate) if HIGHER_IS_BETTER[name] else (candidate - reference)
+    if reference != 0:
+        relative = worse / abs(reference)
+    else:
+        relative = 0.0 if worse == 0 else float("inf") if worse > 0 else float("-inf")
+    return float(worse), float(relative)
+
+
+def meets(name: str, value: float, bar: float) -> bool:
+    """Whether `value` meets the bar `bar` in the metric's direction (>= for higher-is-better)."""
+    return value >= bar if HIGHER_IS_BETTER[name] else value <= bar
+
+
+def paired_bootstrap_delta(
+    name: str,
+    task: str,
+    y_true: np.ndarray,
+    candidate: Predictions,
+    reference: Predictions,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> tuple[float | None, float | None]:
+    """A percentile bootstrap interval of `metric(candidate) - metric(reference)` on the same rows
+    (paired: both models are scored on each resample of rows)."""
+    from scipy.stats import bootstrap
+
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    if n < 2 or n_resamples < 2:
+        return None, None
+
+    def statistic(index: np.ndarray) -> float:
+        index = np.asarray(index, dtype=np.intp)
+        y = y_true[index]
+        return compute(name, task, y, candidate.take(index)) - compute(name, task, y, reference.take(index))
+
+    res = bootstrap(
+        (np.arange(n),),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=False,
+        rng=rng,
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None, None
+    return lo, hi

@@ -129,6 +129,9 @@ drift = {{ default = 0.1 }}
 
 [policy]
 fail_on = "major"
+
+[policy.thresholds]
+min_metric = {{ roc_auc = 0.90 }}
 """
 
 

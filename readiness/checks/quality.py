@@ -1,1 +1,350 @@
-"""Quality checks."""
+"""Quality checks: the metric bar (QLT001), no regression against the baseline (QLT002),
+and better than a trivial predictor (QLT003)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from ..context import Context
+from ..errors import SkipCheck
+from ..registry import Result, check, errored, failed, passed, skipped
+from ..runtime import Predictions
+
+# Tolerance used when `max_regression` names no metric: the primary metric may regress by at
+# most 0.01 absolute when it is bounded (AUC, accuracy, F1, R2, ...), or 1% relative otherwise.
+DEFAULT_ABSOLUTE = 0.01
+DEFAULT_RELATIVE = 0.01
+UNBOUNDED = frozenset({"log_loss", "rmse", "mae"})
+
+
+def _task(ctx: Context) -> str:
+    task = ctx.task
+    if task not in metrics.TASK_METRICS:
+        raise SkipCheck("the task is unknown: set [model].task (or declare output classes in the serving config)")
+    return task
+
+
+def _primary(ctx: Context, task: str) -> str:
+    return metrics.primary_metric(task, ctx.threshold("primary_metric"))
+
+
+def _y(ctx: Context) -> np.ndarray:
+    y = ctx.y_true
+    if y is None:
+        raise SkipCheck("no labels: set [data].target")
+    return y
+
+
+def _metric_table(value: Any, key: str, task: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"[policy.thresholds].{key} must be a table of metric = value, e.g. {key} = {{ roc_auc = 0.9 }}"
+        )
+    unknown = [name for name in value if name not in metrics.TASK_METRICS[task]]
+    if unknown:
+        raise metrics.UnknownMetric(unknown[0], task)
+    return dict(value)
+
+
+class _CannotScore(Exception):
+    pass
+
+
+def _reference_predictions(ctx: Context) -> Predictions:
+    try:
+        return ctx.reference_predictions
+    except SkipCheck:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
+        raise _CannotScore(
+            f"the model cannot score the reference data as the serving config feeds it "
+            f"({type(exc).__name__}: {exc}); see SCH001/SCH002"
+        ) from exc
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+@check(
+    "QLT001",
+    "Model quality meets the bar",
+    category="quality",
+    severity="blocker",
+    requires=["session", "reference", "target"],
+    mlts=["Infra 4"],
+    thresholds={
+        "min_metric": {},
+        "primary_metric": None,
+        "bootstrap_resamples": 1000,
+        "confidence": 0.95,
+    },
+    remediation="Improve the model, or set [policy.thresholds].min_metric to the bar the product needs.",
+)
+def qlt001(ctx: Context) -> Result:
+    """The primary metric (and every metric in `min_metric`) on the reference data meets its bar.
+
+    Metrics are computed on the reference data with the model as served (ONNX). The
+    bar comes from `[policy.thresholds].min_metric`, e.g. `{ roc_auc = 0.9 }`; for a
+    lower-is-better metric (log_loss, rmse, mae) the bar is a maximum. The primary
+    metric (roc_auc, accuracy, r2 by default) is set with `primary_metric`. The point
+    value is judged; a seeded percentile bootstrap confidence interval is reported
+    beside it. Without any bar the check is skipped (the values are still reported).
+    """
+    task = _task(ctx)
+    y = _y(ctx)
+    try:
+        primary = _primary(ctx, task)
+        bars = _metric_table(ctx.threshold("min_metric"), "min_metric", task)
+    except ValueError as exc:
+        return errored(f"cannot judge quality: {exc}")
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
+    names = [primary] + [n for n in bars if n != primary]
+    resamples = int(ctx.threshold("bootstrap_resamples"))
+    confidence = float(ctx.threshold("confidence"))
+    measured: dict[str, Any] = {}
+    below: list[str] = []
+    met: list[str] = []
+    for name in names:
+        value = metrics.compute(name, task, y, pred)
+        lo, hi = metrics.bootstrap_ci(
+            name, task, y, pred, rng=ctx.rng(f"QLT001:{name}"), n_resamples=resamples, confidence=confidence
+        )
+        entry: dict[str, Any] = {"value": _r(value), "ci_lower": _r(lo), "ci_upper": _r(hi)}
+        if name in bars:
+            bar = float(bars[name])
+            entry["bar"] = bar
+            entry["direction"] = "higher" if metrics.HIGHER_IS_BETTER[name] else "lower"
+            ok = math.isfinite(value) and metrics.meets(name, value, bar)
+            entry["meets"] = ok
+            if not ok:
+                op = "<" if metrics.HIGHER_IS_BETTER[name] else ">"
+                below.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+            else:
+                op = ">=" if metrics.HIGHER_IS_BETTER[name] else "<="
+                met.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+        measured[name] = entry
+    evidence = {
+        "primary": primary,
+        "rows": len(y),
+        "confidence": confidence,
+        "bootstrap_resamples": resamples,
+        "method": "percentile bootstrap over reference rows, seeded",
+        "all_metrics": {k: _r(v) for k, v in metrics.compute_all(task, y, pred).items()},
+    }
+    head = measured[primary]
+    summary = f"{primary} {head['value']:.4f} ({confidence:.0%} CI {_ci(head['ci_lower'], head['ci_upper'])})"
+    if not bars:
+        return skipped(
+            f"no bar configured: set [policy.thresholds].min_metric, e.g. {{ {primary} = 0.9 }}; measured {summary}",
+            measured,
+            evidence,
+        )
+    if below:
+        return failed("; ".join(below) + f" on {len(y)} reference rows", measured, evidence)
+    return passed("; ".join(met) + f" on {len(y)} reference rows", measured, evidence)
+
+
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "n/a" if lo is None or hi is None else f"[{lo:.4f}, {hi:.4f}]"
+
+
+def _tolerances(ctx: Context, task: str, primary: str) -> dict[str, dict[str, float]]:
+    table = _metric_table(ctx.threshold("max_regression"), "max_regression", task)
+    out: dict[str, dict[str, float]] = {}
+    for name, value in table.items():
+        if isinstance(value, Mapping):
+            extra = set(value) - {"absolute", "relative"}
+            if extra or not value:
+                raise ValueError(
+                    f"[policy.thresholds].max_regression.{name} takes a number (absolute) or a table with "
+                    f"'absolute' and/or 'relative', e.g. {{ absolute = 0.01, relative = 0.02 }}; got {dict(value)}"
+                )
+            out[name] = {k: float(v) for k, v in value.items()}
+        else:
+            out[name] = {"absolute": float(value)}
+    if not out:
+        out[primary] = {"relative": DEFAULT_RELATIVE} if primary in UNBOUNDED else {"absolute": DEFAULT_ABSOLUTE}
+    return out
+
+
+def _baseline_predictions(ctx: Context, base: Context) -> Predictions:
+    ref = ctx.reference
+    cols = base.feature_columns
+    missing = [c for c in cols if c not in ref.columns]
+    if missing:
+        raise ValueError(f"the baseline model reads column(s) {missing[:5]} that the candidate's reference data lacks")
+    return ctx.memo("baseline_reference_predictions", lambda: base.predict(ref[cols]))
+
+
+@check(
+    "QLT002",
+    "No quality regression against the baseline",
+    category="quality",
+    severity="major",
+    requires=["session", "reference", "target", "baseline"],
+    mlts=["Infra 4", "Monitor 7"],
+    thresholds={"max_regression": {}},
+    remediation=(
+        "Find why the candidate is worse than the model serving now, or widen "
+        "[policy.thresholds].max_regression if the trade-off is intended."
+    ),
+)
+def qlt002(ctx: Context) -> Result:
+    """The candidate is not worse than the baseline model beyond `max_regression`.
+
+    Both models are scored on the candidate's reference data. `max_regression` maps a
+    metric to a tolerance: a number (absolute change) or `{ absolute = ..., relative = ... }`
+    (relative change = change / |baseline value|), as TFMA's change thresholds; the
+    check fails when any tolerance is exceeded in the metric's worse direction. When no
+    metric is named, the primary metric may regress at most 0.01 absolute (1% relative
+    for log_loss, rmse and mae). Without `[baseline].manifest` the check is skipped.
+    """
+    task = _task(ctx)
+    y = _y(ctx)
+    base = ctx.baseline
+    if base is None:  # pragma: no cover - the runner skips first ("baseline" requirement)
+        return skipped("no baseline: set [baseline].manifest")
+    try:
+        primary = _primary(ctx, task)
+        tolerances = _tolerances(ctx, task, primary)
+    except ValueError as exc:
+        return errored(f"cannot compare with the baseline: {exc}")
+    base_task = base.task
+    if base_task is not None and base_task != task:
+        return errored(f"the baseline is a {base_task} model and the candidate a {task} model; they cannot be compared")
+    try:
+        base_pred = _baseline_predictions(ctx, base)
+    except SkipCheck:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a baseline that cannot score is reported, not a crash
+        what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        return errored(f"cannot score the baseline on the candidate's reference data: {what}")
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
+    resamples = int(ctx.threshold("bootstrap_resamples", 1000))
+    confidence = float(ctx.threshold("confidence", 0.95))
+    measured: dict[str, Any] = {}
+    worse: list[str] = []
+    for name, tol in tolerances.items():
+        cand = metrics.compute(name, task, y, pred)
+        ref = metrics.compute(name, task, y, base_pred)
+        absolute, relative = metrics.regression_amount(name, cand, ref)
+        entry: dict[str, Any] = {
+            "candidate": _r(cand),
+            "baseline": _r(ref),
+            "regression_absolute": _r(absolute),
+            "regression_relative": _r(relative),
+            "direction": "higher" if metrics.HIGHER_IS_BETTER[name] else "lower",
+            "max_absolute": tol.get("absolute"),
+            "max_relative": tol.get("relative"),
+        }
+        over = []
+        if "absolute" in tol and absolute > tol["absolute"]:
+            over.append(f"{absolute:.4f} absolute > {tol['absolute']:g}")
+        if "relative" in tol and relative > tol["relative"]:
+            over.append(f"{relative:.2%} relative > {tol['relative']:.2%}")
+        entry["within"] = not over
+        lo, hi = metrics.paired_bootstrap_delta(
+            name, task, y, pred, base_pred, rng=ctx.rng(f"QLT002:{name}"), n_resamples=resamples, confidence=confidence
+        )
+        entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
+        measured[name] = entry
+        if over:
+            worse.append(f"{name} {cand:.4f} vs baseline {ref:.4f} (worse by {' and '.join(over)})")
+    evidence = {
+        "primary": primary,
+        "rows": len(y),
+        "scored_on": "the candidate's reference data",
+        "baseline_manifest": ctx.manifest.baseline.manifest,
+        "defaulted": not bool(ctx.threshold("max_regression")),
+        "change_ci": f"{confidence:.0%} paired percentile bootstrap of candidate - baseline, seeded; informative only",
+    }
+    if worse:
+        return failed("; ".join(worse), measured, evidence)
+    judged = "; ".join(
+        f"{n} {measured[n]['candidate']:.4f} vs baseline {measured[n]['baseline']:.4f}"
+        f" (change {confidence:.0%} CI {_ci(measured[n]['change_ci_lower'], measured[n]['change_ci_upper'])};"
+        f" allowed regression: {_allowed(tolerances[n])})"
+        for n in tolerances
+    )
+    return passed(judged, measured, evidence)
+
+
+def _allowed(tol: dict[str, float]) -> str:
+    parts = [f"{tol['absolute']:g} absolute"] if "absolute" in tol else []
+    parts += [f"{tol['relative']:.1%} relative"] if "relative" in tol else []
+    return " and ".join(parts)
+
+
+def trivial_predictions(task: str, y_true: np.ndarray, classes: list[Any] | None) -> Predictions:
+    """A predictor that ignores its input: the class prior (labels = majority class), or the mean."""
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    if task == "regression":
+        return Predictions(raw={}, values=np.full(n, float(np.mean(y_true.astype(np.float64)))))
+    classes = list(classes) if classes is not None else sorted(set(y_true.tolist()))
+    values = y_true.tolist()
+    prior = np.array([values.count(c) for c in classes], dtype=np.float64) / max(n, 1)
+    majority = classes[int(np.argmax(prior))]
+    labels = np.array([majority] * n)
+    return Predictions(raw={}, probabilities=np.tile(prior, (n, 1)), labels=labels, classes=classes)
+
+
+@check(
+    "QLT003",
+    "Model beats a trivial predictor",
+    category="quality",
+    severity="major",
+    requires=["session", "reference", "target"],
+    mlts=["Model 5"],
+    thresholds={"trivial_margin": 0.01},
+    remediation="The model has learnt little from its features: check the training labels, features and pipeline.",
+)
+def qlt003(ctx: Context) -> Result:
+    """The model beats a trivial predictor on the primary metric by at least `trivial_margin`.
+
+    The trivial predictor ignores its input: for classification it predicts the class
+    prior of the reference data (its label is the majority class), for regression the
+    mean of the reference target (so its R2 is 0). Using the reference data's own
+    prior/mean favours the trivial predictor slightly, which makes the test stricter.
+    """
+    task = _task(ctx)
+    y = _y(ctx)
+    try:
+        primary = _primary(ctx, task)
+    except ValueError as exc:
+        return errored(f"cannot judge quality: {exc}")
+    margin = float(ctx.threshold("trivial_margin"))
+    try:
+        pred = _reference_predictions(ctx)
+    except _CannotScore as exc:
+        return errored(str(exc))
+    trivial = trivial_predictions(task, y, pred.classes)
+    names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
+    measured: dict[str, Any] = {}
+    for name in names:
+        model_value = metrics.compute(name, task, y, pred)
+        trivial_value = metrics.compute(name, task, y, trivial)
+        gain = -metrics.regression_amount(name, model_value, trivial_value)[0]
+        measured[name] = {"model": _r(model_value), "trivial": _r(trivial_value), "gain": _r(gain)}
+    measured["margin"] = margin
+    gain = measured[primary]["gain"]
+    what = "class prior / majority class" if task != "regression" else "mean of the target"
+    text = f"{primary} {measured[primary]['model']:.4f} vs {measured[primary]['trivial']:.4f} for a trivial predictor ({what})"
+    evidence = {"primary": primary, "trivial_predictor": what, "rows": len(y)}
+    if gain is None or gain < margin:
+        return failed(f"{text}: gain {gain:.4f} < margin {margin:g}", measured, evidence)
+    return passed(f"{text}: gain {gain:.4f} >= margin {margin:g}", measured, evidence)
