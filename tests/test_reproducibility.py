@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 from pathlib import Path
@@ -233,6 +234,83 @@ def test_rpr003_fails_on_threshold_rows_when_no_rounding_band_is_allowed(tmp_pat
     assert result.evidence["first_unexcused_row"] == 38
 
 
+class ShiftedLogistic(LogisticRegression):
+    """A type outside skops' allow-list: loading it needs --trust."""
+
+
+def test_rpr003_skops_type_outside_the_allow_list_needs_trust(tmp_path):
+    bundle = sklearn_bundle(tmp_path / "b", LogisticRegression(max_iter=500), source=ShiftedLogistic(max_iter=500))
+    untrusted = run(bundle, "RPR003")[0]["RPR003"]
+    assert untrusted.status == "skip"
+    assert "ShiftedLogistic" in untrusted.message and "--trust" in untrusted.message
+    trusted = run(bundle, "RPR003", trust=True)[0]["RPR003"]
+    assert trusted.status == "pass", trusted.message
+    assert "ShiftedLogistic" in trusted.message  # the trusted-type list is shown
+
+
+def test_rpr003_corrupt_source_is_an_error_naming_the_file(tmp_path):
+    bundle = sklearn_bundle(tmp_path / "b", LogisticRegression(max_iter=500))
+    (bundle / "model.skops").write_bytes(b"not a zip file")
+    result = run(bundle, "RPR003")[0]["RPR003"]
+    assert result.status == "error"
+    assert "model.skops" in result.message
+
+
+def test_rpr003_and_rpr006_on_a_regression_model(tmp_path):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    data = tabular_data(200)
+    X = data.drop(columns="label").to_numpy()
+    y = 100 + 50 * X[:, 0] - 20 * X[:, 1] + np.random.default_rng(0).normal(size=len(X))
+    data["label"] = y
+    model = GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
+    serving = serving_config(4, outputs=[{"name": "variable", "kind": "regression"}])
+    r2 = 1 - np.sum((y - model.predict(X)) ** 2) / np.sum((y - y.mean()) ** 2)
+    bundle = write_bundle(
+        tmp_path / "b",
+        sklearn_onnx(model, 4),
+        reference=data,
+        serving=serving,
+        schema="",
+        manifest={
+            "model": {"source": "model.skops", "task": "regression"},
+            "lineage": {"training_metrics": {"r2": float(r2)}},
+        },
+    )
+    sio.dump(model, bundle / "model.skops")
+    results, _ = run(bundle, "RPR003", "RPR006")
+    assert results["RPR003"].status == "pass", results["RPR003"].message
+    assert results["RPR003"].measured["max_abs_diff"] < 1e-3  # float32 sums of values around 100
+    assert results["RPR006"].status == "pass", results["RPR006"].message
+    sio.dump(GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y), bundle / "model.skops")
+    assert run(bundle, "RPR003")[0]["RPR003"].status == "fail"
+
+
+def test_rpr003_aligns_multiclass_probabilities_by_class(tmp_path):
+    data = tabular_data(300)
+    X = data.drop(columns="label").to_numpy()
+    data["label"] = np.digitize(X[:, 0] + X[:, 1], [-1.0, 1.0])  # classes 0, 1, 2
+    model = LogisticRegression(max_iter=500).fit(X, data["label"])
+    serving = serving_config(
+        4,
+        outputs=[
+            {"name": "label", "kind": "label", "classes": [0, 1, 2]},
+            {"name": "probabilities", "kind": "probabilities", "classes": [0, 1, 2]},
+        ],
+    )
+    bundle = write_bundle(
+        tmp_path / "b",
+        sklearn_onnx(model, 4),
+        reference=data,
+        serving=serving,
+        manifest={"model": {"source": "model.skops", "task": "multiclass_classification"}},
+    )
+    sio.dump(model, bundle / "model.skops")
+    result = run(bundle, "RPR003")[0]["RPR003"]
+    assert result.status == "pass", result.message
+    assert result.evidence["comparison"]["outputs_compared"] == ["probabilities", "labels"]
+
+
 # --------------------------------------------------------------------------- RPR004
 def _preds(probabilities) -> Predictions:
     p = np.asarray(probabilities, dtype=np.float64)
@@ -255,6 +333,12 @@ def test_rpr004_judging_on_injected_predictions(tmp_path):
 
     close = _preds([[0.2 + 1e-7, 0.8 - 1e-7], [0.6, 0.4], [0.5, 0.5]])
     assert rpr.judge_threads({"threads": (1, 8), "one": one, "many": close}, 1e-5, 1e-5).status == "pass"
+    broken = _preds([[np.nan, np.nan], [0.6, 0.4], [0.5, 0.5]])
+    ctx2 = Context(load_bundle(bundle), thresholds=default_registry().thresholds())
+    ctx2.memo("rpr:threads", lambda: {"threads": (1, 8), "one": one, "many": broken})
+    nan_result = rpr.thread_invariance(ctx2)
+    assert nan_result.status == "fail"
+    json.dumps([nan_result.measured, nan_result.evidence], allow_nan=False)  # the scorecard is strict JSON
     flipped = _preds([[0.2, 0.8], [0.4, 0.6], [0.5, 0.5]])
     verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": flipped}, 1.0, 0.0)
     assert verdict.status == "fail" and verdict.measured["label_mismatches"] == 1

@@ -8,10 +8,11 @@ the same predictions the quality checks read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,31 @@ def _labels(pred: Predictions) -> np.ndarray | None:
 
 
 def _jsonable(value: Any) -> Any:
+    """`value` with numpy types as Python ones and non-finite floats as strings (the scorecard is strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return [_jsonable(v) for v in value.tolist()]
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value
+
+
+def _json_safe(func: Callable[[Context], Result]) -> Callable[[Context], Result]:
+    """Make a check's measured values and evidence strict JSON (no numpy types, no NaN/inf)."""
+
+    @functools.wraps(func)
+    def wrapper(ctx: Context) -> Result:
+        result = func(ctx)
+        result.measured = _jsonable(result.measured)
+        result.evidence = _jsonable(result.evidence)
+        return result
+
+    return wrapper
 
 
 def compare(a: Predictions, b: Predictions, *, atol: float, rtol: float, rows: np.ndarray | None = None) -> dict:
@@ -68,9 +85,15 @@ def compare(a: Predictions, b: Predictions, *, atol: float, rtol: float, rows: n
     fa, fb = _fields(a), _fields(b)
     bad = np.zeros(n, dtype=bool)
     max_diff, max_row = 0.0, None
-    for name in fb:
-        if name not in fa or fa[name].shape != fb[name].shape:
-            raise ValueError(f"output {name!r} differs in shape between the two runs")
+    common = [name for name in fb if name in fa]
+    la, lb = _labels(a), _labels(b)
+    if not common and (la is None or lb is None):
+        raise ValueError("the two predictions share no output to compare (probabilities, values or labels)")
+    for name in common:
+        if fa[name].shape != fb[name].shape:
+            raise ValueError(
+                f"output {name!r} has shape {fa[name].shape} on one side and {fb[name].shape} on the other"
+            )
         x, y = fa[name], fb[name]
         close = np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True)
         bad |= ~close.all(axis=1)
@@ -81,11 +104,11 @@ def compare(a: Predictions, b: Predictions, *, atol: float, rtol: float, rows: n
         if diff.size and float(diff.max()) > max_diff:
             max_diff = float(diff.max())
             max_row = int(np.unravel_index(int(np.argmax(diff)), diff.shape)[0])
-    la, lb = _labels(a), _labels(b)
     label_mismatch = np.zeros(n, dtype=bool) if la is None or lb is None else la != lb
     bad |= label_mismatch
     out: dict[str, Any] = {
         "rows_compared": int(n),
+        "outputs_compared": common + ([] if la is None or lb is None else ["labels"]),
         "rows_differing": int(bad.sum()),
         "max_abs_diff": max_diff,
         "label_mismatches": int(label_mismatch.sum()),
@@ -228,6 +251,10 @@ def thread_evidence(ctx: Context) -> dict[str, Any]:
     return ctx.memo("rpr:threads", build)
 
 
+class SourceError(Exception):
+    """The source model exists but cannot be loaded or cannot score the reference data."""
+
+
 def source_evidence(ctx: Context) -> dict[str, Any]:
     """The source model loaded (safely) and its predictions on the reference data."""
     from .. import source_models as sm
@@ -241,9 +268,18 @@ def source_evidence(ctx: Context) -> dict[str, Any]:
             raise SkipCheck(f"source model not loaded: {exc} (see SEC002)") from None
         except sm.SourceUnavailable as exc:
             raise SkipCheck(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a corrupt file may raise anything
+            raise SourceError(f"cannot load the source model {path.name}: {type(exc).__name__}: {exc}") from exc
         frame = ctx.features
         onnx_pred = ctx.reference_predictions
-        pred = sm.predict(source, frame, ctx.task, onnx_pred.classes)
+        try:
+            pred = sm.predict(source, frame, ctx.task, onnx_pred.classes)
+        except sm.SourceUnavailable as exc:
+            raise SkipCheck(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - user models may raise anything
+            raise SourceError(
+                f"the source model {path.name} cannot score the reference data: {type(exc).__name__}: {exc}"
+            ) from exc
         near = sm.near_split_rows(source, frame, float(ctx.threshold("parity_threshold_ulps", 4)))
         return {"source": source, "predictions": pred, "near_split": near}
 
@@ -262,6 +298,7 @@ def source_evidence(ctx: Context) -> dict[str, Any]:
     "from the exported graph, and export in inference mode (e.g. model.eval() before torch.onnx.export)",
     thresholds={"determinism_atol": 0.0, "determinism_rtol": 0.0, "determinism_runs": 3},
 )
+@_json_safe
 def deterministic_inference(ctx: Context) -> Result:
     """Identical inputs give identical outputs, within one session and across fresh sessions.
 
@@ -313,6 +350,7 @@ def deterministic_inference(ctx: Context) -> Result:
     "over the batch axis (e.g. BatchNormalization exported in training mode)",
     thresholds={"batch_atol": 1e-6, "batch_rtol": 1e-6},
 )
+@_json_safe
 def batch_invariance(ctx: Context) -> Result:
     """A row's prediction does not depend on its batch or its position in it.
 
@@ -398,6 +436,7 @@ def _parity_atol(ctx: Context, task: str | None) -> float:
         "parity_max_near_split_share": 0.05,
     },
 )
+@_json_safe
 def export_parity(ctx: Context) -> Result:
     """The source model ([model].source) and the ONNX model agree on the reference data.
 
@@ -411,7 +450,10 @@ def export_parity(ctx: Context) -> Result:
     `parity_max_near_split_share` (5%) of the rows. A label that differs only because
     the source's top two probabilities tie within `parity_atol` is excused the same way.
     """
-    ev = source_evidence(ctx)
+    try:
+        ev = source_evidence(ctx)
+    except SourceError as exc:
+        return errored(str(exc))
     source = ev["source"]
     task = ctx.task
     onnx_pred = ctx.reference_predictions
@@ -435,7 +477,7 @@ def export_parity(ctx: Context) -> Result:
     clean = ~excused  # rows whose difference is judged
     judged_diff = 0.0
     fo, fs = _fields(onnx_pred), _fields(src_pred)
-    for name in fs:
+    for name in (k for k in fs if k in fo):
         if clean.any():
             judged_diff = max(judged_diff, float(np.nanmax(np.abs(fo[name][clean] - fs[name][clean]))))
     max_share = float(ctx.threshold("parity_max_near_split_share"))
@@ -504,6 +546,7 @@ def export_parity(ctx: Context) -> Result:
     "thread_atol; float reductions split across threads sum in a different order",
     thresholds={"thread_atol": 1e-5, "thread_rtol": 1e-5},
 )
+@_json_safe
 def thread_invariance(ctx: Context) -> Result:
     """1 intra-op thread and one per core give the same outputs within tolerance.
 
@@ -574,6 +617,7 @@ def sha256_of(path: Path) -> str:
     'data_fingerprint ("sha256:" + hash of the training data), seed, environment (a lock file such as '
     "requirements.lock) and, to let it be verified, training_data",
 )
+@_json_safe
 def lineage_recorded(ctx: Context) -> Result:
     """[lineage] records code version, data fingerprint, seed and environment lock, and they check out.
 
@@ -657,6 +701,7 @@ def lineage_recorded(ctx: Context) -> Result:
     "in [lineage].training_metrics, or find out why the exported model scores differently",
     thresholds={"metric_atol": 0.01, "metric_rtol": 0.01},
 )
+@_json_safe
 def metrics_reproduce(ctx: Context) -> Result:
     """Every [lineage].training_metrics claim reproduces on the reference data within tolerance.
 
