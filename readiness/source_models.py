@@ -43,10 +43,7 @@ class SourceModel:
         text = f"{self.path.name} ({self.kind})"
         if self.kind == "skops":
             shown = ", ".join(self.trusted_types) if self.trusted_types else "none"
-            text += (
-                f"; loaded with skops, types trusted beyond skops' defaults: {shown} "
-                f"(allow-listed modules: {', '.join(sources.SKOPS_TRUSTED_MODULES)})"
-            )
+            text += f", loaded with skops trusting, beyond skops' defaults: {shown}"
         return text
 
 

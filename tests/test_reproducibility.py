@@ -16,6 +16,8 @@ from builders import prob_model, serving_config, sklearn_onnx, tabular_data, wri
 from onnx import helper
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from readiness import evaluate, load_bundle
@@ -75,6 +77,10 @@ CLEAN_MODELS = {
     "logistic": lambda: LogisticRegression(max_iter=500),
     "forest": lambda: RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0),
     "boosting": lambda: GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0),
+    # a pipeline: RPR003 looks for split thresholds on the scaled values the trees see
+    "scaled_forest": lambda: make_pipeline(
+        StandardScaler(), RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0)
+    ),
 }
 
 
@@ -88,7 +94,7 @@ def test_clean_sklearn_models_pass_rpr001_to_rpr004(tmp_path, kind):
     # RPR002 scored the serving config's batch sizes (the SLO names 8) and a shuffled batch
     assert set(results["RPR002"].measured["configurations"]) == {"batch_size=1", "batch_size=8", "shuffled"}
     assert results["RPR003"].measured["label_agreement"] == 1.0
-    assert "types trusted beyond skops' defaults" in results["RPR003"].message
+    assert "loaded with skops trusting" in results["RPR003"].message
 
 
 # --------------------------------------------------------------------------- RPR001
