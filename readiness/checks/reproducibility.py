@@ -362,7 +362,8 @@ def batch_invariance(ctx: Context) -> Result:
     1e-6 and 1e-6); labels must be identical.
     """
     if ctx.max_batch_size <= 1:
-        return skipped("the serving config's max_batch_size is 1: rows are always scored alone")
+        where = "the serving config's" if ctx.serving is not None else "without [serving].config the"
+        return skipped(f"{where} max_batch_size is 1: rows are always scored alone")
     atol, rtol = _tol(ctx, "batch_atol"), _tol(ctx, "batch_rtol")
     ev = batch_evidence(ctx)
     measured: dict[str, Any] = {"rows": ev["rows"], "max_abs_diff": 0.0, "configurations": {}}
@@ -412,9 +413,11 @@ def _align_classes(onnx_pred: Predictions, src_pred: Predictions) -> Predictions
     )
 
 
-def _parity_atol(ctx: Context, task: str | None) -> float:
+def _parity_atol(ctx: Context, task: str | None, has_probabilities: bool) -> float:
     value = ctx.threshold("parity_atol")
     if isinstance(value, Mapping):
+        if task is None:  # undeclared and not inferable: judge by the kind of output
+            task = "binary_classification" if has_probabilities else "regression"
         if task not in value:
             raise ValueError(f"[policy.thresholds].parity_atol has no entry for task {task!r}")
         value = value[task]
@@ -462,14 +465,19 @@ def export_parity(ctx: Context) -> Result:
         src_pred = _align_classes(onnx_pred, ev["predictions"])
     except ValueError as exc:
         return failed(f"{source.path.name} and the ONNX model disagree: {exc}", evidence={"source": source.description})
-    atol, rtol = _parity_atol(ctx, task), _tol(ctx, "parity_rtol")
+    atol, rtol = _parity_atol(ctx, task, onnx_pred.probabilities is not None), _tol(ctx, "parity_rtol")
     diff = compare(onnx_pred, src_pred, atol=atol, rtol=rtol)
     bad = diff["bad_mask"]
     near = ev["near_split"]
     excused = np.zeros(len(bad), dtype=bool)
     if near is not None:
         excused |= bad & near
-    if src_pred.probabilities is not None and src_pred.probabilities.shape[1] > 1:
+    if (
+        src_pred.probabilities is not None
+        and onnx_pred.probabilities is not None
+        and src_pred.probabilities.shape == onnx_pred.probabilities.shape
+        and src_pred.probabilities.shape[1] > 1
+    ):
         top2 = np.sort(src_pred.probabilities, axis=1)[:, -2:]
         tie = (top2[:, 1] - top2[:, 0]) <= 2 * atol
         numeric_ok = np.isclose(onnx_pred.probabilities, src_pred.probabilities, rtol=rtol, atol=atol).all(axis=1)
