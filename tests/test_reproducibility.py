@@ -317,6 +317,27 @@ def test_rpr003_aligns_multiclass_probabilities_by_class(tmp_path):
     assert result.evidence["comparison"]["outputs_compared"] == ["probabilities", "labels"]
 
 
+def test_near_split_rows_looks_at_the_values_the_trees_see_in_a_pipeline():
+    from readiness.source_models import SourceModel, near_split_rows
+
+    data = tabular_data(100)
+    X = data.drop(columns="label")
+    pipe = make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=2, random_state=0))
+    pipe.fit(X.to_numpy(), data["label"])
+    scaler, tree = pipe[0], pipe[-1]
+    feature, threshold = int(tree.tree_.feature[0]), float(tree.tree_.threshold[0])
+    at_split = X.iloc[:2].copy()
+    # row 0: its scaled value is the root's threshold; row 1: far from every threshold of that feature
+    at_split.iloc[0, feature] = threshold * scaler.scale_[feature] + scaler.mean_[feature]
+    at_split.iloc[1, feature] = 1e6
+    source = SourceModel("skops", pipe, Path("model.skops"))
+    assert near_split_rows(source, at_split, ulps=4).tolist()[0] is True
+    far = X.iloc[:1].copy()
+    far.iloc[:, :] = 1e6
+    assert near_split_rows(source, far, ulps=4).tolist() == [False]
+    assert near_split_rows(SourceModel("skops", LogisticRegression(), Path("m.skops")), far, ulps=4) is None
+
+
 # --------------------------------------------------------------------------- RPR004
 def _preds(probabilities) -> Predictions:
     p = np.asarray(probabilities, dtype=np.float64)
@@ -375,6 +396,21 @@ def test_rpr005_fails_on_missing_keys_and_missing_lock_file(example_bundle):
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "fail"
     assert "code_version, data_fingerprint, seed, environment" in result.message
+
+
+def test_rpr005_fingerprint_of_the_reference_file_and_malformed_fingerprints(example_bundle):
+    digest = rpr.sha256_of(example_bundle / "reference.csv")
+    table = tomllib.loads((example_bundle / "readiness.toml").read_text())
+    del table["lineage"]["training_data"]
+    table["lineage"]["data_fingerprint"] = f"sha256:{digest}"
+    (example_bundle / "readiness.toml").write_text(tomli_w.dumps(table))
+    result = run(example_bundle, "RPR005")[0]["RPR005"]
+    assert result.status == "pass", result.message
+    assert "sha256 of the reference data" in result.message
+    edit_manifest(example_bundle, lineage={"data_fingerprint": "sha256:abc"})
+    result = run(example_bundle, "RPR005")[0]["RPR005"]
+    assert result.status == "fail"
+    assert "64 hex digits" in result.message
 
 
 def test_rpr005_accepts_free_text_environment(example_bundle):

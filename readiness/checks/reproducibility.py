@@ -346,7 +346,7 @@ def deterministic_inference(ctx: Context) -> Result:
     category=CATEGORY,
     severity="major",
     requires=["session"],
-    mlts=["Infra 5", "Monitor 3"],
+    mlts=["Monitor 3"],
     remediation="make every row's output depend on that row only: no normalisation, pooling or statistics "
     "over the batch axis (e.g. BatchNormalization exported in training mode)",
     thresholds={"batch_atol": 1e-6, "batch_rtol": 1e-6},
@@ -706,7 +706,7 @@ def lineage_recorded(ctx: Context) -> Result:
     category=CATEGORY,
     severity="major",
     requires=["session", "reference", "target"],
-    mlts=["Infra 4", "Monitor 7"],
+    mlts=["Infra 1", "Infra 4"],
     remediation="re-measure the metrics on the bundle's reference data with the exported model and record those "
     "in [lineage].training_metrics, or find out why the exported model scores differently",
     thresholds={"metric_atol": 0.005, "metric_rtol": 0.005},
