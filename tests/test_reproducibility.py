@@ -121,6 +121,16 @@ def test_rpr001_passes_on_deterministic_model_and_scores_synthetic_batch(tmp_pat
     assert result.measured["rows"] == {"reference": 200, "synthetic": rpr.SYNTHETIC_ROWS}
 
 
+def test_rows_the_model_refuses_are_an_error_pointing_at_the_contract(tmp_path):
+    serving = serving_config(4)
+    serving["inputs"][0]["dtype"] = "float64"  # the graph takes float32
+    bundle = write_bundle(tmp_path / "b", serving=serving)
+    results, _ = run(bundle, "RPR001", "RPR002")
+    for result in results.values():
+        assert result.status == "error"
+        assert "SCH001" in result.message and "crashed" not in result.message
+
+
 # --------------------------------------------------------------------------- RPR002
 def test_rpr002_fails_when_model_normalises_over_the_batch(tmp_path):
     batch_mean = [
