@@ -478,3 +478,11 @@ def test_example_bundle_passes_every_reproducibility_check(example_bundle):
     assert {cid: r.status for cid, r in results.items()} == {f"RPR00{i}": "pass" for i in range(1, 7)}
     assert results["RPR002"].measured["max_abs_diff"] <= 1e-6
     assert results["RPR003"].measured["max_abs_diff"] <= 1e-5
+
+
+def test_same_bundle_and_seed_give_the_same_reproducibility_results(example_bundle):
+    first, _ = run(example_bundle, "RPR")
+    second, _ = run(example_bundle, "RPR")
+    for cid in first:
+        a, b = first[cid], second[cid]
+        assert (a.status, a.message, a.measured, a.evidence) == (b.status, b.message, b.measured, b.evidence), cid
