@@ -5,13 +5,18 @@
 Trains a seeded scikit-learn pipeline on the breast-cancer data that ships with
 scikit-learn, exports it to ONNX with skl2onnx, and writes the bundle next to
 this file (or into OUT_DIR): model.onnx, schema.yaml (pandera), serving.yaml,
-reference.csv (a labelled holdout) and readiness.toml.
+reference.csv (a labelled holdout) and readiness.toml; plus the lineage that lets
+the reproducibility checks verify it: model.skops (the scikit-learn model before
+export), train.csv (the training data, fingerprinted), requirements.lock (the
+environment) and the holdout metrics claimed in [lineage].training_metrics.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +109,7 @@ timeout_ms: 100
 MANIFEST = """\
 [model]
 path = "model.onnx"
+source = "model.skops"
 name = "breast-cancer"
 version = "1.0.0"
 task = "binary_classification"
@@ -127,12 +133,48 @@ owner = "ml-examples@example.com"
 alert_metric = "roc_auc"
 drift = {{ default = 0.1 }}
 
+[lineage]
+code_version = "{code_version}"
+data_fingerprint = "sha256:{data_sha256}"
+seed = {seed}
+environment = "requirements.lock"
+training_data = "train.csv"
+training_metrics = {{ {metrics} }}
+
 [policy]
 fail_on = "major"
 
 [policy.thresholds]
 min_metric = {{ roc_auc = 0.90 }}
 """
+
+LOCKED_PACKAGES = ("numpy", "pandas", "pandera", "scikit-learn", "skl2onnx", "skops", "onnx", "onnxruntime")
+
+
+def environment_lock() -> str:
+    """Pinned versions of the packages that shaped the model (pip requirements format)."""
+    lines = [f"# python {sys.version.split()[0]}"]
+    for name in LOCKED_PACKAGES:
+        try:
+            lines.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return "\n".join(lines) + "\n"
+
+
+def holdout_metrics(model, X_ref: pd.DataFrame, y_ref: pd.Series) -> dict[str, float]:
+    """The metrics claimed for the model, measured with scikit-learn on the holdout."""
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+    X = X_ref.to_numpy(dtype=np.float64)
+    proba = model.predict_proba(X)
+    labels = model.predict(X)
+    return {
+        "roc_auc": roc_auc_score(y_ref, proba[:, 1]),
+        "accuracy": accuracy_score(y_ref, labels),
+        "f1": f1_score(y_ref, labels),
+        "log_loss": log_loss(y_ref, proba),
+    }
 
 
 def build(out: Path = HERE, seed: int = SEED) -> Path:
@@ -149,7 +191,21 @@ def build(out: Path = HERE, seed: int = SEED) -> Path:
     reference.to_csv(out / "reference.csv", index=False, float_format="%.10g")
     features = ", ".join(X.columns)
     (out / "serving.yaml").write_text(SERVING.format(n=X.shape[1], features=features))
-    (out / "readiness.toml").write_text(MANIFEST.format())
+    import skops.io as sio
+
+    sio.dump(model, out / "model.skops")
+    train = X_train.assign(label=y_train.to_numpy()).reset_index(drop=True)
+    train.to_csv(out / "train.csv", index=False, float_format="%.10g")
+    (out / "requirements.lock").write_text(environment_lock())
+    claimed = holdout_metrics(model, X_ref, y_ref)
+    (out / "readiness.toml").write_text(
+        MANIFEST.format(
+            code_version="train.py@" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12],
+            data_sha256=hashlib.sha256((out / "train.csv").read_bytes()).hexdigest(),
+            seed=seed,
+            metrics=", ".join(f"{name} = {value:.6f}" for name, value in claimed.items()),
+        )
+    )
     return out / "readiness.toml"
 
 
