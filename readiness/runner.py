@@ -83,6 +83,11 @@ def _call(spec: CheckSpec, ctx: Context) -> Result:
     except ModelLoadError as exc:
         return errored(f"cannot run: {exc} (see ART001)")
     except Exception as exc:  # noqa: BLE001 - isolation: a crashing check is an error result
+        if type(exc).__module__.startswith("onnxruntime"):
+            # The model refused the rows as the serving contract feeds them: a finding, not a bug in the check.
+            return errored(
+                f"the model cannot score rows fed as the serving config declares them: {exc} (see SCH001/SCH002)"
+            )
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         return errored(f"check crashed: {type(exc).__name__}: {exc}", evidence={"traceback": "".join(tb[-6:])})
     if not isinstance(result, Result):

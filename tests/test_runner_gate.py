@@ -169,3 +169,23 @@ def test_unknown_threshold_names_are_rejected_with_a_suggestion(bundle):
     _manifest(bundle, "[policy.thresholds]\nmax_flip_rat = 0.1\n")
     with pytest.raises(BundleError, match="did you mean 'max_flip_rate'"):
         evaluate(bundle, registry=reg, today=TODAY)
+
+
+def test_a_model_that_refuses_the_declared_rows_is_an_error_naming_the_contract(tmp_path):
+    """Every check that scores rows says why it could not, instead of 'check crashed'."""
+    from builders import serving_config
+
+    serving = serving_config(4)
+    serving["inputs"][0]["dtype"] = "float64"  # the graph takes float32
+    bundle = write_bundle(tmp_path / "b", serving=serving)
+    reg = Registry()
+
+    @check("XXXM001", "scores the reference rows", category="xxx", severity="major")
+    def scores(ctx):
+        return passed(f"scored {len(ctx.reference_predictions)} rows")
+
+    reg.add_object(scores)
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    result = sc.check("XXXM001")
+    assert result.status == "error"
+    assert "SCH001" in result.message and "crashed" not in result.message
