@@ -86,6 +86,8 @@ def _input_problems(spec: InputSpec, graph: dict[str, Any], max_batch: int) -> l
                     problems.append(
                         f"input {name!r}: serving shape fixes the batch axis at {s} but max_batch_size is {max_batch}"
                     )
+            elif axis == 0 and s == -1:
+                continue  # one row per request: a fixed batch axis of 1 serves it
             elif g is not None and s != g:
                 what = "dynamic (-1)" if s == -1 else str(s)
                 problems.append(f"input {name!r}: axis {axis} is {what} in the serving config but {g} in the model")
