@@ -154,3 +154,38 @@ def test_art004_counts_external_data_inside_the_bundle(tmp_path):
     expected = (bundle / "model.onnx").stat().st_size + (bundle / "w.bin").stat().st_size
     assert rec.status == "pass" and rec.measured["size_bytes"] == expected
     assert set(rec.evidence["files"]) == {"model.onnx", "w.bin"}
+
+
+# --------------------------------------------------------------------------- models no one here wrote
+ONNX_TEST_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("simple/test_single_relu_model", "pass"),
+        ("simple/test_sign_model", "pass"),
+        ("pytorch-converted/test_AvgPool2d", "fail"),  # an opset-1 AveragePool onnxruntime has no kernel for
+    ],
+)
+def test_art001_on_models_shipped_with_onnx(tmp_path, name, expected):
+    source = ONNX_TEST_DATA / name / "model.onnx"
+    if not source.exists():
+        pytest.skip(f"{source} is not in this onnx wheel")
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    (bundle / "model.onnx").write_bytes(source.read_bytes())
+    (bundle / "readiness.toml").write_text('[model]\npath = "model.onnx"\n')
+    rec = run_check(bundle, "ART001")
+    assert rec.status == expected, rec.message
+    if expected == "fail":
+        assert "onnx.checker passed, but" in rec.message
+
+
+def test_art001_skips_a_missing_provider_unless_required(tmp_path):
+    runtime = {"providers": ["NoSuchExecutionProvider"]}
+    rec = run_check(write_bundle(tmp_path / "a", serving=serving_config(runtime=runtime)), "ART001")
+    assert rec.status == "skip" and "NoSuchExecutionProvider" in rec.message
+    required = {**runtime, "required_providers": True}
+    rec = run_check(write_bundle(tmp_path / "b", serving=serving_config(runtime=required)), "ART001")
+    assert rec.status == "fail" and "required" in rec.message

@@ -270,3 +270,64 @@ def test_sch005_flags_custom_checks_pandera_cannot_serialise(tmp_path):
     rec = run_check(_with_schema(tmp_path, pa.DataFrameSchema(columns)), "SCH005")
     assert rec.status == "fail" and "not registered with pandera" in rec.message
     assert rec.measured["unregistered_checks"] == ["f0: positive"]
+
+
+def test_sch003_casts_integer_looking_csv_columns_the_schema_declares_float(tmp_path):
+    frame = tabular_data()
+    frame["f1"] = frame["f1"].round()  # written as "2.0" -> read back as int64
+    bundle = write_bundle(tmp_path / "b", reference=frame, schema=schema_yaml(tabular_data()))
+    (bundle / "reference.csv").write_text(frame.assign(f1=frame["f1"].astype(int)).to_csv(index=False))
+    rec = run_check(bundle, "SCH003")
+    assert rec.status == "pass", rec.message
+    assert rec.measured["cast_to_float"] == ["f1"]
+
+
+def test_sch003_still_fails_a_string_column_declared_float(tmp_path):
+    frame = tabular_data()
+    frame["f1"] = "n/a"
+    rec = run_check(write_bundle(tmp_path / "b", reference=frame, schema=schema_yaml(tabular_data())), "SCH003")
+    assert rec.status == "fail" and "column 'f1'" in rec.message
+
+
+# --------------------------------------------------------------------------- real exported models
+def test_sch001_and_sch004_pass_a_zipmap_classifier_exported_by_skl2onnx(tmp_path):
+    from builders import sklearn_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    frame = tabular_data()
+    clf = LogisticRegression().fit(frame[feature_names(4)].to_numpy(np.float32), frame["label"])
+    model = sklearn_onnx(clf, 4, zipmap=True)
+    serving = serving_config(
+        outputs=[
+            {"name": "output_label", "kind": "label", "classes": [0, 1]},
+            {"name": "output_probability", "kind": "probabilities", "classes": [0, 1]},
+        ]
+    )
+    card, _ = evaluate(write_bundle(tmp_path / "b", model, serving=serving), select=["SCH001", "SCH004"])
+    statuses = {c.id: (c.status, c.message) for c in card.checks}
+    assert statuses["SCH001"][0] == "pass", statuses
+    assert statuses["SCH004"][0] == "pass", statuses
+
+
+def test_sch004_passes_a_multiclass_forest_and_fails_undeclared_classes(tmp_path):
+    from builders import sklearn_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    frame = tabular_data()
+    frame["label"] = np.digitize(frame["f0"], [-1.0, 1.0])  # classes 0, 1, 2
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0)
+    forest.fit(frame[feature_names(4)].to_numpy(np.float32), frame["label"])
+    model = sklearn_onnx(forest, 4)
+
+    def outputs(classes):
+        return [
+            {"name": "label", "kind": "label", "classes": classes},
+            {"name": "probabilities", "kind": "probabilities", "classes": classes},
+        ]
+
+    good = write_bundle(tmp_path / "good", model, reference=frame, serving=serving_config(outputs=outputs([0, 1, 2])))
+    assert run_check(good, "SCH004").status == "pass"
+    bad = write_bundle(tmp_path / "bad", model, reference=frame, serving=serving_config(outputs=outputs([0, 1])))
+    rec = run_check(bad, "SCH004")
+    assert rec.status == "fail"
+    assert "3 probability columns for 2 classes" in rec.message and "outside classes [0, 1]: 2" in rec.message

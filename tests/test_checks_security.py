@@ -177,3 +177,10 @@ def test_sec003_fails_a_custom_op_library_in_the_serving_config(tmp_path):
     runtime = {"providers": ["CPUExecutionProvider"], "custom_op_library": "libacme_ops.so"}
     rec = run_check(write_bundle(tmp_path / "b", serving=serving_config(runtime=runtime)), "SEC003")
     assert rec.status == "fail" and "libacme_ops.so" in rec.message
+
+
+def test_sec002_fails_a_corrupt_skops_file(tmp_path):
+    bundle = write_bundle(tmp_path / "b", manifest={"model": {"source": "model.skops"}})
+    (bundle / "model.skops").write_bytes(b"PK\x03\x04 definitely not a zip")
+    rec = run_check(bundle, "SEC002")
+    assert rec.status == "fail" and "cannot be inspected as a .skops file" in rec.message

@@ -133,7 +133,7 @@ def opsets_supported(ctx: Context) -> Result:
     for domain, version in sorted(facts.opsets.items()):
         if domain not in RUNTIME_DOMAINS:
             supported[domain] = None
-            problems.append(f"{domain} v{version} is a custom domain onnxruntime does not implement (see SEC003)")
+            problems.append(f"{domain} v{version}: onnxruntime does not implement this domain (see SEC003)")
             continue
         span = runtime_opset_range(domain)
         supported[domain] = list(span) if span else None

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from readiness import runtime as rt
 from readiness.config import InputSpec
 from readiness.context import Context
 from readiness.errors import SkipCheck
@@ -307,6 +306,9 @@ def reference_validates(ctx: Context) -> Result:
     if target and target in frame.columns and target not in schema.columns:
         frame = frame.drop(columns=[target])
     measured: dict[str, Any] = {"rows": len(frame), "columns": len(frame.columns)}
+    frame, cast = _csv_floats(ctx, frame)
+    if cast:
+        measured["cast_to_float"] = cast
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -329,6 +331,24 @@ def reference_validates(ctx: Context) -> Result:
     return passed(f"all {len(frame)} row(s) validate against the schema", measured)
 
 
+def _csv_floats(ctx: Context, frame: Any) -> tuple[Any, list[str]]:
+    """CSV cannot say that 1.0 is a float: integer-typed columns the schema declares float become float64."""
+    path = ctx.bundle.reference_path
+    if path is None or path.suffix.lower() not in (".csv", ".txt", ".gz"):
+        return frame, []
+    from pandas.api import types as pdt
+
+    columns = ctx.bundle.schema.columns
+    cast = [
+        str(c)
+        for c in frame.columns
+        if c in columns and _column_kind(columns[c]) == "float" and pdt.is_integer_dtype(frame[c].dtype)
+    ]
+    if cast:
+        frame = frame.astype({c: "float64" for c in cast})
+    return frame, cast
+
+
 def _isna(value: Any) -> bool:
     try:
         return bool(np.isnan(value))
@@ -337,12 +357,20 @@ def _isna(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- outputs
+def _probability_matrix(raw: Any, classes: Sequence[Any] | None) -> np.ndarray:
+    """(n, k) float64 probabilities from a tensor or a ZipMap sequence of dicts (one column per key)."""
+    if isinstance(raw, list):
+        keys = list(raw[0].keys()) if raw else list(classes or [])
+        return np.array([[row.get(k, np.nan) for k in keys] for row in raw], dtype=np.float64).reshape(len(raw), -1)
+    arr = np.asarray(raw, dtype=np.float64)
+    return np.stack([1 - arr, arr], axis=1) if arr.ndim == 1 else arr.reshape(len(arr), -1)
+
+
 def _output_problems(raw: Any, spec: Any, tol: float) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
     stats: dict[str, Any] = {"kind": spec.kind}
     if spec.kind == "probabilities":
-        probs = rt.interpret({spec.name: raw}, [spec]).probabilities
-        probs = np.asarray(probs, dtype=np.float64)
+        probs = _probability_matrix(raw, spec.classes)
         finite = np.isfinite(probs)
         bad_finite = int((~finite.all(axis=1)).sum())
         clean = np.where(finite, probs, 0.5)
