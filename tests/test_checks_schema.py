@@ -331,3 +331,12 @@ def test_sch004_passes_a_multiclass_forest_and_fails_undeclared_classes(tmp_path
     rec = run_check(bad, "SCH004")
     assert rec.status == "fail"
     assert "3 probability columns for 2 classes" in rec.message and "outside classes [0, 1]: 2" in rec.message
+
+
+def test_sch003_names_missing_and_unexpected_columns(tmp_path):
+    frame = tabular_data()
+    schema = schema_yaml(frame.rename(columns={"f3": "f9"}))
+    rec = run_check(write_bundle(tmp_path / "b", reference=frame, schema=schema), "SCH003")
+    assert rec.status == "fail"
+    assert "column_in_dataframe: 'f9'" in rec.message and "column_in_schema: 'f3'" in rec.message
+    assert "row(s)" not in rec.message  # table-level failures name no rows

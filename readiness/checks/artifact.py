@@ -243,18 +243,19 @@ def artifact_size(ctx: Context) -> Result:
                 files.setdefault(ctx.bundle.relpath(target), target)
     sizes = {name: p.stat().st_size for name, p in files.items()}
     total = sum(sizes.values())
-    size_mb = round(total / MIB, 3)
+    size_mb = round(total / MIB, 6)
+    shown = f"{total / MIB:.2f} MiB" if total >= MIB else f"{total / 1024:.1f} KiB"
     sha = _sha256(path)
     measured: dict[str, Any] = {"size_bytes": total, "size_mb": size_mb, "sha256": sha}
     evidence = {"files": {name: {"bytes": sizes[name], "sha256": _sha256(p)} for name, p in files.items()}}
     budget = ctx.serving.resources.max_model_mb if ctx.serving is not None else None
     if budget is None:
         return passed(
-            f"{size_mb} MiB, sha256 {sha[:12]}...; no budget declared (set resources.max_model_mb to enforce one)",
+            f"{shown}, sha256 {sha[:12]}...; no budget declared (set resources.max_model_mb to enforce one)",
             measured,
             evidence,
         )
     measured["budget_mb"] = budget
     if total > budget * MIB:
-        return failed(f"{size_mb} MiB exceeds resources.max_model_mb = {budget} MiB", measured, evidence)
-    return passed(f"{size_mb} MiB within {budget} MiB; sha256 {sha[:12]}...", measured, evidence)
+        return failed(f"{shown} exceeds resources.max_model_mb = {budget} MiB", measured, evidence)
+    return passed(f"{shown} within {budget} MiB; sha256 {sha[:12]}...", measured, evidence)

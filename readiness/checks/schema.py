@@ -318,11 +318,14 @@ def reference_validates(ctx: Context) -> Result:
         measured.update({"failures": len(cases), "failing_rows": len(bad_rows), "groups": len(groups)})
         shown = []
         for g in groups[:5]:
-            where = f"column {g['column']!r}" if g["column"] is not None else "table"
-            shown.append(f"{where} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
+            if g["column"] is None:  # table-level: the failure case names the column
+                shown.append(f"{g['check']}: {', '.join(g['examples'])}")
+            else:
+                shown.append(f"column {g['column']!r} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
         more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
+        where = f" in {len(bad_rows)} of {len(frame)} row(s)" if bad_rows else ""
         return failed(
-            f"{len(cases)} failure(s) in {len(bad_rows)} of {len(frame)} row(s): {'; '.join(shown)}{more}",
+            f"{len(cases)} failure(s){where}: {'; '.join(shown)}{more}",
             measured,
             {"failures": groups},
         )
