@@ -184,3 +184,26 @@ def test_sec002_fails_a_corrupt_skops_file(tmp_path):
     (bundle / "model.skops").write_bytes(b"PK\x03\x04 definitely not a zip")
     rec = run_check(bundle, "SEC002")
     assert rec.status == "fail" and "cannot be inspected as a .skops file" in rec.message
+
+
+def test_sec001_fails_a_sparse_initializer_reading_outside_the_bundle(tmp_path):
+    """The onnxruntime 1.26 proof of concept read through *sparse* initializer external data."""
+    from onnx import TensorProto
+
+    bundle = write_bundle(tmp_path / "b")
+    model = onnx.load(bundle / "model.onnx")
+    values = helper.make_tensor("sparse_values", TensorProto.FLOAT, [1], [0.0])
+    values.data_location = TensorProto.EXTERNAL
+    entry = values.external_data.add()
+    entry.key, entry.value = "location", "../../etc/shadow"
+    indices = helper.make_tensor("sparse_indices", TensorProto.INT64, [1], [0])
+    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [4]))
+    (bundle / "model.onnx").write_bytes(model.SerializeToString())
+    rec = run_check(bundle, "SEC001")
+    assert rec.status == "fail"
+    assert "sparse_initializer.values" in rec.message and "'../../etc/shadow'" in rec.message
+
+
+def test_art001_checks_and_loads_a_model_with_external_data_inside_the_bundle(tmp_path):
+    rec = run_check(external_bundle(tmp_path, "w.bin"), "ART001")
+    assert rec.status == "pass", rec.message

@@ -528,9 +528,10 @@ def _unregistered(checks: Sequence[Any]) -> list[str]:
     "`isin` check, a dtype to every column; register custom checks with pandera.extensions so they survive to_yaml",
 )
 def schema_informative(ctx: Context) -> Result:
-    """Every numeric feature is bounded, every categorical one enumerated, each column has a dtype and its
-    nullability is known; custom checks pandera cannot serialise are flagged.
+    """Every numeric feature is bounded, every categorical one enumerated, every column typed.
 
+    Each column's nullability is reported, and custom checks pandera cannot
+    serialise are flagged.
     Judged on the loaded pandera schema, not its YAML text: pandera leaves defaults
     such as `nullable: false` out of YAML, so a loaded column's nullability is always
     known and reported in `measured`. A custom check that is not registered through
