@@ -167,6 +167,8 @@ class RuntimeSpec(_Strict):
     intra_op_threads: int = Field(default=1, ge=0)
     inter_op_threads: int = Field(default=1, ge=0)
     graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+    # Shared libraries of custom operators the runtime would load (never loaded by readiness; SEC003 flags them).
+    custom_op_library: str | list[str] | None = None
 
 
 class BatchingSpec(_Strict):

@@ -19,6 +19,7 @@ from . import runtime as rt
 from .bundle import Bundle
 from .config import InputSpec, OutputSpec, ServingConfig
 from .errors import ModelLoadError, SkipCheck
+from .security import UnsafeExternalData
 
 T = TypeVar("T")
 
@@ -105,6 +106,8 @@ class Context:
             try:
                 return self.new_session()
             except rt.ProviderUnavailable:
+                raise
+            except UnsafeExternalData:  # a refusal, not a load failure: the runner points at SEC001
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
                 raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc

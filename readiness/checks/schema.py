@@ -1,1 +1,588 @@
-"""Schema checks."""
+"""Schema and serving-contract checks: the serving config, the pandera schema, the data and the outputs agree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from readiness.config import InputSpec
+from readiness.context import Context
+from readiness.errors import SkipCheck
+from readiness.registry import Result, check, errored, failed, passed
+
+from ._onnx_facts import ModelUnreadable, model_proto
+
+# --------------------------------------------------------------------------- the graph's signature
+_ELEM_NAMES = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+}
+
+
+def _elem_name(elem_type: int) -> str:
+    from onnx import TensorProto
+
+    return _ELEM_NAMES.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
+
+
+def _signature(values: Sequence[Any], exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """name -> {"dtype", "dims"} for graph inputs/outputs; dims None when the rank is unknown,
+    a dim None when dynamic; "dtype" None for non-tensor values (sequence, map)."""
+    out: dict[str, dict[str, Any]] = {}
+    for vi in values:
+        if vi.name in exclude:
+            continue
+        if not vi.type.HasField("tensor_type"):
+            out[vi.name] = {"dtype": None, "dims": None, "kind": vi.type.WhichOneof("value")}
+            continue
+        tt = vi.type.tensor_type
+        dims = None
+        if tt.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+        out[vi.name] = {"dtype": _elem_name(tt.elem_type), "dims": dims, "kind": "tensor"}
+    return out
+
+
+def _show_dims(dims: list[int | None] | None) -> str:
+    return "unknown" if dims is None else "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+def _input_problems(spec: InputSpec, graph: dict[str, Any], max_batch: int) -> list[str]:
+    name = spec.name
+    if graph["dtype"] is None:
+        return [f"input {name!r}: the graph input is a {graph['kind']}, not a tensor"]
+    problems = []
+    if spec.dtype != graph["dtype"]:
+        problems.append(f"input {name!r}: serving dtype {spec.dtype} but the model takes {graph['dtype']}")
+    dims = graph["dims"]
+    if dims is not None and len(dims) != len(spec.shape):
+        problems.append(
+            f"input {name!r}: serving shape {spec.shape} has rank {len(spec.shape)} "
+            f"but the model's is {_show_dims(dims)} (rank {len(dims)})"
+        )
+        dims = None
+    if dims is not None:
+        for axis, (g, s) in enumerate(zip(dims, spec.shape, strict=True)):
+            if axis == 0 and max_batch > 1:
+                if g is not None:
+                    problems.append(
+                        f"input {name!r}: the model fixes the batch axis at {g} but max_batch_size is {max_batch}"
+                    )
+                if s != -1:
+                    problems.append(
+                        f"input {name!r}: serving shape fixes the batch axis at {s} but max_batch_size is {max_batch}"
+                    )
+            elif axis == 0 and s == -1:
+                continue  # one row per request: a fixed batch axis of 1 serves it
+            elif g is not None and s != g:
+                what = "dynamic (-1)" if s == -1 else str(s)
+                problems.append(f"input {name!r}: axis {axis} is {what} in the serving config but {g} in the model")
+    if spec.features is not None and len(spec.shape) >= 2:
+        width = spec.shape[-1] if spec.shape[-1] != -1 else (dims[-1] if dims else None)
+        if width is not None and width != len(spec.features):
+            problems.append(f"input {name!r}: {len(spec.features)} features listed for a last axis of {width}")
+    return problems
+
+
+@check(
+    "SCH001",
+    "Serving inputs match the model's graph inputs",
+    category="schema",
+    severity="blocker",
+    requires=["serving"],
+    mlts=["Monitor 3"],
+    remediation="make serving.yaml `inputs` name every graph input with its dtype and shape (-1 for the batch "
+    "axis), or re-export the model with the signature the service sends; `readiness explain SCH001`",
+)
+def serving_inputs_match_graph(ctx: Context) -> Result:
+    """Serving inputs and graph inputs agree: names, dtypes, ranks, static dims, and a dynamic batch axis.
+
+    Read from the model's protobuf, so it judges the contract even when the model
+    does not load. When `batching.max_batch_size > 1` the batch axis (axis 0) must be
+    dynamic in both the model and the serving config. Every serving output must be
+    a graph output.
+    """
+    try:
+        proto = model_proto(ctx)
+    except ModelUnreadable as exc:
+        return errored(f"cannot read the graph's inputs: {exc} (see ART001)")
+    initializers = {t.name for t in proto.graph.initializer}
+    graph_in = _signature(proto.graph.input, initializers)
+    graph_out = _signature(proto.graph.output)
+    serving = ctx.serving
+    max_batch = serving.batching.max_batch_size
+    problems: list[str] = []
+    for spec in serving.inputs:
+        if spec.name not in graph_in:
+            problems.append(f"serving input {spec.name!r} is not a graph input (graph inputs: {', '.join(graph_in)})")
+            continue
+        problems.extend(_input_problems(spec, graph_in[spec.name], max_batch))
+    fed = {s.name for s in serving.inputs}
+    problems.extend(f"graph input {n!r} is not fed by any serving input" for n in graph_in if n not in fed)
+    problems.extend(
+        f"serving output {o.name!r} is not a graph output (graph outputs: {', '.join(graph_out)})"
+        for o in serving.outputs
+        if o.name not in graph_out
+    )
+    measured = {
+        "graph_inputs": {n: f"{g['dtype']} {_show_dims(g['dims'])}" for n, g in graph_in.items()},
+        "serving_inputs": {s.name: f"{s.dtype} {s.shape}" for s in serving.inputs},
+        "max_batch_size": max_batch,
+    }
+    if problems:
+        return failed("; ".join(problems), measured, {"problems": problems})
+    return passed(f"{len(graph_in)} input(s) match: {', '.join(measured['graph_inputs'].values())}", measured)
+
+
+# --------------------------------------------------------------------------- schema columns
+def _column_kind(column: Any) -> str:
+    """float, int, bool, string, category, datetime, other, or unknown (no dtype declared)."""
+    import pandas as pd
+    from pandas.api import types as pdt
+
+    dtype = getattr(column, "dtype", None)
+    if dtype is None:
+        return "unknown"
+    native = getattr(dtype, "type", dtype)
+    try:
+        native = pd.api.types.pandas_dtype(native)
+    except TypeError:
+        text = str(dtype).lower()
+        return "string" if "str" in text else "other"
+    if pdt.is_bool_dtype(native):
+        return "bool"
+    if isinstance(native, pd.CategoricalDtype):
+        return "category"
+    if pdt.is_integer_dtype(native):
+        return "int"
+    if pdt.is_float_dtype(native):
+        return "float"
+    if pdt.is_datetime64_any_dtype(native):
+        return "datetime"
+    if pdt.is_string_dtype(native) or pdt.is_object_dtype(native):
+        return "string"
+    return "other"
+
+
+def _input_kind(dtype: str) -> str:
+    if dtype.startswith("float"):
+        return "float"
+    if dtype.startswith(("int", "uint")):
+        return "int"
+    return dtype  # bool, string
+
+
+_COMPATIBLE = {
+    "float": {"float", "int", "bool"},
+    "int": {"int", "bool"},
+    "bool": {"bool"},
+    "string": {"string", "category"},
+}
+
+
+@check(
+    "SCH002",
+    "Schema columns map onto the model's inputs",
+    category="schema",
+    severity="blocker",
+    requires=["schema"],
+    mlts=["Monitor 3"],
+    remediation="list in serving.yaml `features` exactly the schema's feature columns (the target aside), "
+    "and give each schema column a dtype the model input accepts (a float64 column may feed float32; "
+    "a string column may not)",
+)
+def schema_maps_onto_inputs(ctx: Context) -> Result:
+    """Every model input is fed by a schema column, every schema feature is used, and dtypes are compatible.
+
+    The target column may be in the schema or not; it is never a feature. A
+    float64 column feeding a float32 input is compatible (it is cast, as serving
+    does); a float column feeding an integer input, or a string column feeding a
+    numeric one, is not.
+    """
+    schema = ctx.bundle.schema
+    target = ctx.bundle.target
+    columns = {str(name): col for name, col in schema.columns.items()}
+    feeds: dict[str, str] = {}  # column -> input dtype
+    for spec in ctx.inputs:
+        for col in spec.features if spec.features is not None else [spec.name]:
+            feeds.setdefault(col, spec.dtype)
+    problems: list[str] = []
+    unfed = [c for c in feeds if c not in columns]
+    if unfed:
+        problems.append(f"model input column(s) not in the schema: {', '.join(unfed[:10])}")
+    unused = [c for c in columns if c not in feeds and c != target]
+    if unused:
+        problems.append(f"schema column(s) the model never reads: {', '.join(unused[:10])}")
+    kinds = {c: _column_kind(columns[c]) for c in feeds if c in columns}
+    clashes = [
+        f"{c} ({columns[c].dtype} -> {feeds[c]})"
+        for c, kind in kinds.items()
+        if kind != "unknown" and kind not in _COMPATIBLE.get(_input_kind(feeds[c]), {_input_kind(feeds[c])})
+    ]
+    if clashes:
+        problems.append(f"incompatible dtype(s): {', '.join(clashes[:10])}")
+    undeclared = sorted(c for c, kind in kinds.items() if kind == "unknown")
+    measured = {
+        "model_columns": len(feeds),
+        "schema_columns": len(columns),
+        "unfed": unfed,
+        "unused": unused,
+        "incompatible": clashes,
+    }
+    evidence = {"undeclared_dtype": undeclared} if undeclared else {}
+    if problems:
+        return failed("; ".join(problems), measured, evidence)
+    note = f" ({len(undeclared)} without a dtype, not judged; see SCH005)" if undeclared else ""
+    return passed(f"all {len(feeds)} model column(s) map onto schema columns with compatible dtypes{note}", measured)
+
+
+# --------------------------------------------------------------------------- reference data vs schema
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value.item() if hasattr(value, "item") else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def summarise_failures(cases: Any, max_groups: int = 50) -> list[dict[str, Any]]:
+    """Group pandera failure cases by (column, check): count, example values, example rows."""
+    import pandas as pd
+
+    groups: list[dict[str, Any]] = []
+    frame = cases.copy()
+    frame["column"] = frame["column"].astype(object).where(frame["column"].notna(), None)
+    for (context, column, check_name), part in frame.groupby(
+        ["schema_context", frame["column"].fillna("<table>"), "check"], sort=False
+    ):
+        rows = [int(i) for i in part["index"] if i is not None and not pd.isna(i)]
+        examples = list(dict.fromkeys(_short(v) for v in part["failure_case"]))[:3]
+        groups.append(
+            {
+                "column": None if column == "<table>" else column,
+                "check": str(check_name),
+                "failures": len(part),
+                "examples": examples,
+                "rows": rows[:5],
+                "context": context,
+            }
+        )
+    groups.sort(key=lambda g: (-g["failures"], str(g["column"]), g["check"]))
+    return groups[:max_groups]
+
+
+@check(
+    "SCH003",
+    "Reference data validates against the schema",
+    category="schema",
+    severity="major",
+    requires=["schema", "reference"],
+    mlts=["Data 1", "Monitor 2"],
+    remediation="fix the rows named (or the pipeline producing them), or widen the schema if the data is right "
+    "and the schema too strict",
+)
+def reference_validates(ctx: Context) -> Result:
+    """The reference data passes the pandera schema; every failure is collected (lazy validation) and summarised.
+
+    The target column is dropped first when the schema does not describe it (the
+    schema describes the model's features); otherwise the schema's `strict`
+    setting decides what extra columns mean.
+    """
+    import pandera.pandas as pa
+
+    schema = ctx.bundle.schema
+    frame = ctx.reference
+    target = ctx.bundle.target
+    if target and target in frame.columns and target not in schema.columns:
+        frame = frame.drop(columns=[target])
+    measured: dict[str, Any] = {"rows": len(frame), "columns": len(frame.columns)}
+    frame, cast = _csv_floats(ctx, frame)
+    if cast:
+        measured["cast_to_float"] = cast
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        groups = summarise_failures(cases)
+        bad_rows = {int(i) for i in cases["index"] if i is not None and not _isna(i)}
+        measured.update({"failures": len(cases), "failing_rows": len(bad_rows), "groups": len(groups)})
+        shown = []
+        for g in groups[:5]:
+            if g["column"] is None:  # table-level: the failure case names the column
+                shown.append(f"{g['check']}: {', '.join(g['examples'])}")
+            else:
+                shown.append(f"column {g['column']!r} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
+        more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
+        where = f" in {len(bad_rows)} of {len(frame)} row(s)" if bad_rows else ""
+        return failed(
+            f"{len(cases)} failure(s){where}: {'; '.join(shown)}{more}",
+            measured,
+            {"failures": groups},
+        )
+    except pa.errors.SchemaError as exc:  # raised by some schema-level problems even when lazy
+        return failed(f"the data does not fit the schema: {exc}", measured)
+    return passed(f"all {len(frame)} row(s) validate against the schema", measured)
+
+
+def _csv_floats(ctx: Context, frame: Any) -> tuple[Any, list[str]]:
+    """CSV cannot say that 1.0 is a float: integer-typed columns the schema declares float become float64."""
+    path = ctx.bundle.reference_path
+    if path is None or path.suffix.lower() not in (".csv", ".txt", ".gz"):
+        return frame, []
+    from pandas.api import types as pdt
+
+    columns = ctx.bundle.schema.columns
+    cast = [
+        str(c)
+        for c in frame.columns
+        if c in columns and _column_kind(columns[c]) == "float" and pdt.is_integer_dtype(frame[c].dtype)
+    ]
+    if cast:
+        frame = frame.astype({c: "float64" for c in cast})
+    return frame, cast
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(np.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- outputs
+def _probability_matrix(raw: Any, classes: Sequence[Any] | None) -> np.ndarray:
+    """(n, k) float64 probabilities from a tensor or a ZipMap sequence of dicts (one column per key)."""
+    if isinstance(raw, list):
+        keys = list(raw[0].keys()) if raw else list(classes or [])
+        return np.array([[row.get(k, np.nan) for k in keys] for row in raw], dtype=np.float64).reshape(len(raw), -1)
+    arr = np.asarray(raw, dtype=np.float64)
+    return np.stack([1 - arr, arr], axis=1) if arr.ndim == 1 else arr.reshape(len(arr), -1)
+
+
+def _output_problems(raw: Any, spec: Any, tol: float) -> tuple[list[str], dict[str, Any]]:
+    problems: list[str] = []
+    stats: dict[str, Any] = {"kind": spec.kind}
+    if spec.kind == "probabilities":
+        probs = _probability_matrix(raw, spec.classes)
+        finite = np.isfinite(probs)
+        bad_finite = int((~finite.all(axis=1)).sum())
+        clean = np.where(finite, probs, 0.5)
+        out_of_range = int(((clean < -tol) | (clean > 1 + tol)).any(axis=1).sum())
+        sum_err = np.abs(clean.sum(axis=1) - 1.0)
+        bad_sum = int((sum_err > tol).sum())
+        stats.update(
+            {
+                "min": float(clean.min()),
+                "max": float(clean.max()),
+                "max_sum_error": float(sum_err.max()),
+                "columns": int(probs.shape[1]),
+            }
+        )
+        if bad_finite:
+            problems.append(f"{spec.name!r}: {bad_finite} row(s) with NaN/inf probabilities")
+        if out_of_range:
+            problems.append(f"{spec.name!r}: {out_of_range} row(s) with probabilities outside [0, 1]")
+        if bad_sum:
+            problems.append(
+                f"{spec.name!r}: {bad_sum} row(s) whose probabilities do not sum to 1 "
+                f"(worst off by {float(sum_err.max()):.3g}, tolerance {tol:g})"
+            )
+        if spec.classes is not None and probs.shape[1] != len(spec.classes):
+            problems.append(f"{spec.name!r}: {probs.shape[1]} probability columns for {len(spec.classes)} classes")
+    elif spec.kind == "label":
+        labels = np.asarray(raw).reshape(-1)
+        distinct = sorted({str(v.item() if hasattr(v, "item") else v) for v in labels})
+        stats["distinct"] = distinct[:20]
+        if spec.classes is not None:
+            allowed = {str(c) for c in spec.classes}
+            unknown = [v for v in distinct if v not in allowed]
+            if unknown:
+                count = int(sum(str(v.item() if hasattr(v, "item") else v) not in allowed for v in labels))
+                problems.append(
+                    f"{spec.name!r}: {count} label(s) outside classes {list(spec.classes)}: {', '.join(unknown[:5])}"
+                )
+    else:
+        values = np.asarray(raw, dtype=np.float64)
+        bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum()) if values.size else 0
+        stats.update({"min": float(np.nanmin(values)) if values.size else None})
+        if bad:
+            problems.append(f"{spec.name!r}: {bad} row(s) with NaN/inf {spec.kind} values")
+    return problems, stats
+
+
+@check(
+    "SCH004",
+    "Outputs honour their declared kind",
+    category="schema",
+    severity="blocker",
+    requires=["session"],
+    mlts=["Monitor 5"],
+    remediation="export probabilities normalised (e.g. a Softmax/ZipMap-free probability tensor) and declare the "
+    "classes the model really emits in serving.yaml `outputs`",
+    thresholds={"probability_sum_tolerance": 1e-4},
+)
+def outputs_honour_kind(ctx: Context) -> Result:
+    """On the reference rows (or synthetic rows), each output behaves as its declared kind says.
+
+    Probabilities are finite, within [0, 1] and each row sums to 1 (within
+    `probability_sum_tolerance`); labels are among the declared `classes`; scores
+    and regression values are finite.
+    """
+    tol = float(ctx.threshold("probability_sum_tolerance", 1e-4))
+    source = "reference" if ctx.bundle.reference is not None else "synthetic"
+    try:
+        preds = ctx.reference_predictions if source == "reference" else ctx.predict(ctx.sample_frame)
+    except SkipCheck:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnxruntime refuses feeds that break the contract
+        return errored(f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)")
+    problems: list[str] = []
+    stats: dict[str, Any] = {}
+    for spec in ctx.outputs:
+        if spec.name not in preds.raw:
+            problems.append(f"output {spec.name!r} was not produced by the model (see SCH001)")
+            continue
+        found, stats[spec.name] = _output_problems(preds.raw[spec.name], spec, tol)
+        problems.extend(found)
+    measured = {"rows": len(preds), "rows_from": source, "outputs": stats}
+    if problems:
+        return failed("; ".join(problems), measured)
+    kinds = ", ".join(f"{s.name} ({s.kind})" for s in ctx.outputs)
+    return passed(f"{len(preds)} {source} row(s): {kinds} within contract", measured)
+
+
+# --------------------------------------------------------------------------- informative schema
+_BUILTIN_CHECKS = {
+    "equal_to": "both",
+    "isin": "both",
+    "in_range": "both",
+    "greater_than": "lower",
+    "greater_than_or_equal_to": "lower",
+    "less_than": "upper",
+    "less_than_or_equal_to": "upper",
+    "not_equal_to": None,
+    "notin": None,
+    "str_matches": None,
+    "str_contains": None,
+    "str_startswith": None,
+    "str_endswith": None,
+    "str_length": None,
+    "unique_values_eq": "both",
+}
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return value is not None
+
+
+def _bounds(checks: Sequence[Any]) -> tuple[bool, bool, bool]:
+    """(has lower bound, has upper bound, enumerated) from a column's built-in checks."""
+    lower = upper = enumerated = False
+    for c in checks:
+        name = getattr(c, "name", None)
+        stats = getattr(c, "statistics", {}) or {}
+        if name in ("isin", "equal_to", "unique_values_eq"):
+            enumerated = lower = upper = True
+        elif name == "in_range":
+            lower |= _finite(stats.get("min_value"))
+            upper |= _finite(stats.get("max_value"))
+        elif name in ("greater_than", "greater_than_or_equal_to"):
+            lower |= _finite(stats.get("min_value"))
+        elif name in ("less_than", "less_than_or_equal_to"):
+            upper |= _finite(stats.get("max_value"))
+    return lower, upper, enumerated
+
+
+def _unregistered(checks: Sequence[Any]) -> list[str]:
+    import pandera.pandas as pa
+
+    registered = set(getattr(pa.Check, "REGISTERED_CUSTOM_CHECKS", {}) or {})
+    return [
+        str(getattr(c, "name", None) or "<unnamed>")
+        for c in checks
+        if getattr(c, "name", None) not in _BUILTIN_CHECKS and getattr(c, "name", None) not in registered
+    ]
+
+
+@check(
+    "SCH005",
+    "Schema is informative",
+    category="schema",
+    severity="minor",
+    requires=["schema"],
+    mlts=["Data 1"],
+    remediation="give every numeric column a finite `in_range` (or ge/le) check, every categorical column an "
+    "`isin` check, a dtype to every column; register custom checks with pandera.extensions so they survive to_yaml",
+)
+def schema_informative(ctx: Context) -> Result:
+    """Every numeric feature is bounded, every categorical one enumerated, every column typed.
+
+    Each column's nullability is reported, and custom checks pandera cannot
+    serialise are flagged.
+    Judged on the loaded pandera schema, not its YAML text: pandera leaves defaults
+    such as `nullable: false` out of YAML, so a loaded column's nullability is always
+    known and reported in `measured`. A custom check that is not registered through
+    `pandera.extensions` is dropped (with only a warning) when the schema is written
+    to YAML, and hypothesis cannot synthesise data from it, so it is flagged.
+    """
+    schema = ctx.bundle.schema
+    target = ctx.bundle.target
+    unbounded: list[str] = []
+    not_enumerated: list[str] = []
+    no_dtype: list[str] = []
+    custom: list[str] = []
+    nullable: dict[str, bool] = {}
+    for name, column in schema.columns.items():
+        name = str(name)
+        checks = list(getattr(column, "checks", []) or [])
+        custom.extend(f"{name}: {c}" for c in _unregistered(checks))
+        if name == target:
+            continue
+        nullable[name] = bool(getattr(column, "nullable", False))
+        kind = _column_kind(column)
+        lower, upper, enumerated = _bounds(checks)
+        if kind == "unknown":
+            no_dtype.append(name)
+        elif kind in ("float", "int", "datetime") and not (lower and upper):
+            missing = " and ".join(w for w, ok in (("lower", lower), ("upper", upper)) if not ok)
+            unbounded.append(f"{name} (no {missing} bound)")
+        elif kind in ("string", "category") and not enumerated and getattr(column.dtype, "categories", None) is None:
+            not_enumerated.append(name)
+    custom.extend(f"<table>: {c}" for c in _unregistered(list(getattr(schema, "checks", []) or [])))
+    problems = []
+    if unbounded:
+        problems.append(f"{len(unbounded)} numeric column(s) not bounded: {', '.join(unbounded[:8])}")
+    if not_enumerated:
+        problems.append(f"{len(not_enumerated)} categorical column(s) not enumerated: {', '.join(not_enumerated[:8])}")
+    if no_dtype:
+        problems.append(f"{len(no_dtype)} column(s) without a dtype: {', '.join(no_dtype[:8])}")
+    if custom:
+        problems.append(f"custom check(s) not registered with pandera (lost by to_yaml): {', '.join(custom[:8])}")
+    measured = {
+        "columns": len(nullable),
+        "unbounded": unbounded,
+        "not_enumerated": not_enumerated,
+        "no_dtype": no_dtype,
+        "unregistered_checks": custom,
+        "nullable": sorted(c for c, v in nullable.items() if v),
+    }
+    if problems:
+        return failed("; ".join(problems), measured)
+    return passed(
+        f"all {len(nullable)} feature column(s) bounded or enumerated, typed, nullability known "
+        f"({len(measured['nullable'])} nullable)",
+        measured,
+    )
