@@ -48,3 +48,7 @@ class SkipCheck(Exception):
 
 class ModelLoadError(Exception):
     """The ONNX model could not be loaded into an inference session."""
+
+
+class OutputMismatch(Exception):
+    """The model's outputs do not fit the declared output contract (e.g. class count); SCH004 judges it."""

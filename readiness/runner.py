@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
-from .errors import ModelLoadError, SkipCheck
+from .errors import ModelLoadError, OutputMismatch, SkipCheck
 from .registry import REQUIREMENTS, CheckSpec, Result, errored, failed, skipped
 from .runtime import ProviderUnavailable
 from .security import UnsafeExternalData
@@ -82,6 +82,10 @@ def _call(spec: CheckSpec, ctx: Context) -> Result:
         return skipped(str(exc))
     except ModelLoadError as exc:
         return errored(f"cannot run: {exc} (see ART001)")
+    except UnsafeExternalData as exc:
+        return errored(f"refused to load the model: {exc} (see SEC001)")
+    except OutputMismatch as exc:
+        return errored(str(exc))
     except Exception as exc:  # noqa: BLE001 - isolation: a crashing check is an error result
         if type(exc).__module__.startswith("onnxruntime"):
             # The model refused the rows as the serving contract feeds them: a finding, not a bug in the check.

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .config import InputSpec, OutputSpec, RuntimeSpec, ServingConfig
+from .errors import OutputMismatch
 
 # ONNX tensor element type names (as onnxruntime reports them) -> serving dtype names.
 ORT_TYPES: dict[str, str] = {
@@ -249,6 +250,11 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
             arr = np.asarray(value)
             pred.values = arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr
     if pred.labels is None and pred.probabilities is not None and pred.classes is not None:
+        if pred.probabilities.ndim != 2 or pred.probabilities.shape[1] != len(pred.classes):
+            raise OutputMismatch(
+                f"the probability output has shape {pred.probabilities.shape[1:]} per row but "
+                f"{len(pred.classes)} classes are declared, so labels cannot be derived (see SCH004)"
+            )
         pred.labels = np.asarray(pred.classes, dtype=object)[np.argmax(pred.probabilities, axis=1)]
         try:
             pred.labels = pred.labels.astype(np.asarray(pred.classes).dtype)

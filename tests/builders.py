@@ -122,7 +122,7 @@ def schema_yaml(
     for col in frame.columns:
         if col == target:
             cols[col] = pa.Column(int, pa.Check.isin(sorted(set(frame[col].tolist()))), required=False)
-        elif frame[col].dtype == object:
+        elif not pd.api.types.is_numeric_dtype(frame[col]):
             cols[col] = pa.Column(str, pa.Check.isin(sorted(set(frame[col].tolist()))), nullable=nullable)
         else:
             checks = [pa.Check.in_range(*bounds)] if bounds else []

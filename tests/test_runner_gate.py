@@ -189,3 +189,23 @@ def test_a_model_that_refuses_the_declared_rows_is_an_error_naming_the_contract(
     result = sc.check("XXXM001")
     assert result.status == "error"
     assert "SCH001" in result.message and "crashed" not in result.message
+
+
+def test_a_class_count_mismatch_is_an_error_naming_sch004(tmp_path):
+    from builders import serving_config
+
+    serving = serving_config(4)
+    serving["outputs"] = [{"name": "probabilities", "kind": "probabilities", "classes": [0, 1, 2]}]
+    bundle = write_bundle(tmp_path / "b", serving=serving)
+    reg = Registry()
+
+    @check("XXXM001", "scores the reference rows", category="xxx", severity="major")
+    def scores(ctx):
+        return passed(f"scored {len(ctx.reference_predictions)} rows")
+
+    reg.add_object(scores)
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    result = sc.check("XXXM001")
+    assert result.status == "error"
+    assert "3 classes are declared" in result.message and "SCH004" in result.message
+    assert "crashed" not in result.message
