@@ -159,3 +159,19 @@ def test_explain_names_the_ml_test_score_tests_with_their_titles():
     result = _cli("explain", "QLT003")
     assert result.exit_code == 0, result.output
     assert "Model 5 (A simpler model is not better)" in result.output
+
+
+def test_the_terminal_summary_states_the_ml_test_score():
+    import io
+
+    from readiness.reports.terminal import plain
+    from readiness.scorecard import Scorecard
+
+    mlts = {"score": 1.0, "sections": {"Data": 1.0, "Model": 2.0, "Infra": 3.0, "Monitor": 1.5}, "band": "band text"}
+    card = Scorecard(tool={}, model={"name": "m"}, gate={"released": True}, scores={"mlts": mlts}, checks=[])
+    out = io.StringIO()
+    plain(card, out)
+    assert "ML Test Score 1 (Data 1, Model 2, Infra 3, Monitor 1.5): band text" in out.getvalue()
+    quiet = io.StringIO()
+    plain(card, quiet, quiet=True)
+    assert "ML Test Score" not in quiet.getvalue()

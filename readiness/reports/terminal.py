@@ -37,11 +37,22 @@ def verdict_line(scorecard: Scorecard) -> str:
     return f"{verdict}: {name} ({summary}; {score})"
 
 
+def mlts_line(scorecard: Scorecard) -> str | None:
+    """The ML Test Score in one line: final score, section sums, band."""
+    mlts = scorecard.scores.get("mlts")
+    if not isinstance(mlts, dict) or "score" not in mlts:
+        return None
+    sections = ", ".join(f"{name} {value:g}" for name, value in (mlts.get("sections") or {}).items())
+    return f"ML Test Score {mlts['score']:g} ({sections}): {mlts.get('band', '')}"
+
+
 def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
     if not quiet:
         for c in scorecard.checks:
             out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {c.message}\n")
     out.write(verdict_line(scorecard) + "\n")
+    if not quiet and (line := mlts_line(scorecard)):
+        out.write(line + "\n")
     for line in _notes(scorecard):
         out.write(f"  - {line}\n")
 
@@ -73,5 +84,7 @@ def rich_table(scorecard: Scorecard, console: object) -> None:
     console.print(table)  # type: ignore[attr-defined]
     style = "bold green" if scorecard.released else "bold red"
     console.print(Text(verdict_line(scorecard), style=style))  # type: ignore[attr-defined]
+    if line := mlts_line(scorecard):
+        console.print(line, markup=False, highlight=False)  # type: ignore[attr-defined]
     for line in _notes(scorecard):
         console.print(f"  - {line}", markup=False, highlight=False)  # type: ignore[attr-defined]
