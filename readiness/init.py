@@ -256,15 +256,22 @@ def manifest_text(
     has_schema: bool,
 ) -> str:
     today = _dt.date.today().isoformat()
+    meta = _metadata(model_path)
     lines = [
         f"# Starter bundle written by `readiness init` on {today}. Every value was generated: review each one.",
         "# Run `readiness check` in this directory; the scorecard says which checks still need your input.",
         "",
         "[model]",
         f"path = {_toml(model_path.name)}  # the artifact that will be served",
-        f"name = {_toml(model_path.stem)}  # from the file name: use the service's name",
-        '# version = "1.0.0"  # the release version (ART003 compares it with the model metadata)',
     ]
+    if meta.get("name"):
+        lines.append(f"name = {_toml(meta['name'])}  # from the model's metadata_props")
+    else:
+        lines.append(f"name = {_toml(model_path.stem)}  # from the file name: use the service's name")
+    if meta.get("version"):
+        lines.append(f"version = {_toml(meta['version'])}  # from the model's metadata_props")
+    else:
+        lines.append('# version = "1.0.0"  # the release version (ART003 compares it with the model metadata)')
     if task:
         lines.append(f"task = {_toml(task)}  # inferred: {task_why}")
     else:
@@ -294,11 +301,29 @@ def manifest_text(
         '# owner = "team@example.com"',
         '# alert_metric = "roc_auc"',
         "# drift = { default = 0.1 }",
+        "# [lineage]  # how the model was made (RPR005)",
+        '# code_version = "3f2a9c1"',
+        "# seed = 42",
+        '# environment = "requirements.lock"',
         "",
         "[policy]",
         'fail_on = "major"  # the default: a failed blocker or major check blocks the release',
+        "# The quality bar is a decision, not a guess: until it is set, QLT001 reports the metric without judging it.",
+        "# [policy.thresholds]",
+        f"# min_metric = {{ {_primary_metric(task)} = 0.9 }}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _primary_metric(task: str | None) -> str:
+    return {"multiclass_classification": "accuracy", "regression": "r2"}.get(task or "", "roc_auc")
+
+
+def _metadata(model_path: Path) -> dict[str, str]:
+    from .formats._graph import load_proto
+
+    proto = load_proto(model_path)
+    return {p.key: p.value for p in proto.metadata_props} if proto is not None else {}
 
 
 # --------------------------------------------------------------------------- the command

@@ -46,6 +46,7 @@ def test_init_then_check(fresh):
 
     bundle = load_bundle(fresh)
     assert bundle.manifest.model.task == "binary_classification"
+    assert (bundle.manifest.model.name, bundle.manifest.model.version) == ("breast-cancer", "1.0.0")  # metadata_props
     assert bundle.manifest.data.target == "label"
     assert bundle.serving.inputs[0].features == [c for c in bundle.reference.columns if c != "label"]
     assert [o.classes for o in bundle.serving.outputs] == [[0, 1], [0, 1]]
