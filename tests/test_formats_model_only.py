@@ -79,3 +79,26 @@ def test_unreadable_path_is_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["check", str(tmp_path / "missing.onnx")])
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_a_check_that_cannot_apply_is_skip_even_when_the_model_does_not_load(sklearn_model, tmp_path):
+    from readiness.registry import Registry, check, passed
+
+    reg = Registry()
+
+    @check(
+        "ZCPB001",
+        "needs the session and reference data",
+        category="probe",
+        severity="major",
+        requires=["session", "reference"],
+    )
+    def needs_both(ctx):
+        return passed("ran")
+
+    reg.add_object(needs_both)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(sklearn_model.read_bytes()[:100])
+    scorecard, _ = evaluate(broken, registry=reg)
+    assert scorecard.check("ZCPB001").status == "skip"
+    assert "[data].reference" in scorecard.check("ZCPB001").message
