@@ -37,6 +37,7 @@ def test_model_only_run_says_so_and_runs_what_the_model_alone_allows(sklearn_mod
     assert scorecard.model["path"] == "clf.onnx"
     # inputs synthesised from the graph: [N, 5] float32 -> five numeric columns
     assert ctx.inputs[0].shape == [-1, 5]
+    assert ctx.max_batch_size == ctx.MODEL_ONLY_MAX_BATCH_SIZE  # a dynamic batch axis: batched like a server would
     assert scorecard.check("ZCPA001").status == "pass"
     assert scorecard.check("ZCPA001").measured["rows"] == ctx.SAMPLE_ROWS
     assert scorecard.check("ZCPA005").status == "pass"
