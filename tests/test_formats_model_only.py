@@ -103,3 +103,14 @@ def test_a_check_that_cannot_apply_is_skip_even_when_the_model_does_not_load(skl
     scorecard, _ = evaluate(broken, registry=reg)
     assert scorecard.check("ZCPB001").status == "skip"
     assert "[data].reference" in scorecard.check("ZCPB001").message
+
+
+def test_a_manifest_next_to_the_model_is_pointed_out(sklearn_model, tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(sklearn_model.read_bytes())
+    (tmp_path / "readiness.toml").write_text('[model]\npath = "model.onnx"\n')
+    scorecard, _ = evaluate(model, registry=probe_registry())
+    assert scorecard.bundle["model_only"] is True
+    assert any(f"readiness check {tmp_path}" in note for note in scorecard.bundle["notes"])
+    manifest_run, _ = evaluate(tmp_path, registry=probe_registry())
+    assert manifest_run.bundle["model_only"] is False

@@ -20,7 +20,7 @@ from ..config import ServingConfig
 if TYPE_CHECKING:
     from ..bundle import Bundle
 
-ONNX_SUFFIXES = (".onnx", ".ort")
+ONNX_SUFFIXES = (".onnx",)
 MLMODEL = "MLmodel"
 
 

@@ -32,4 +32,8 @@ def load_model_only(path: Path, *, trust: bool = False) -> Bundle:
     bundle = Bundle(root=path.parent, manifest_path=None, manifest=manifest, model_path=path, trust=trust)
     bundle.format = "model-only"
     bundle.notes.append(MODEL_ONLY_NOTE.format(model=path.name))
+    if (path.parent / "readiness.toml").is_file():
+        bundle.notes.append(
+            f"{path.parent / 'readiness.toml'} sits next to the model: `readiness check {path.parent}` uses it"
+        )
     return bundle
