@@ -50,6 +50,9 @@ class Bundle:
     reference_path: Path | None = None
     baseline: Bundle | None = None
     notes: list[str] = field(default_factory=list)
+    format: str = "manifest"  # manifest | model-only | mlflow (readiness/formats)
+    serving_format: str | None = None  # native | triton | kserve
+    details: dict[str, Any] = field(default_factory=dict)  # what a format reader recorded
 
     @property
     def target(self) -> str | None:
@@ -156,6 +159,11 @@ def load_yaml(path: Path, key: str | None = None) -> Any:
 
 
 def load_serving(path: Path) -> ServingConfig:
+    from .formats import read_serving
+
+    special = read_serving(path)  # a Triton config.pbtxt or a KServe InferenceService
+    if special is not None:
+        return special
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise BundleError(
@@ -290,6 +298,11 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the whole bundle
 def load_bundle(path: str | os.PathLike[str] = ".", *, trust: bool = False, _follow_baseline: bool = True) -> Bundle:
     """Load and validate the bundle at PATH (a directory, readiness.toml or pyproject.toml)."""
+    from . import formats
+
+    special = formats.load_special(path, trust)  # an ONNX file alone, or an MLflow model directory
+    if special is not None:
+        return special
     manifest_path, table = find_manifest(path)
     manifest = parse_manifest(manifest_path, table)
     root = manifest_path.parent.resolve()
@@ -349,6 +362,7 @@ def load_bundle(path: str | os.PathLike[str] = ".", *, trust: bool = False, _fol
                 f"the baseline bundle cannot be used: {exc}",
                 "fix the baseline bundle or remove [baseline]",
             ) from None
+    formats.finish(bundle)
     return bundle
 
 

@@ -300,6 +300,9 @@ def _dedent(text: str) -> str:
 # -- report and diff commands (readiness/reports) --
 
 # -- init command (readiness/init.py) --
+from .init import init_command  # noqa: E402
+
+main.add_command(init_command)
 
 # -- end of command registrations --
 

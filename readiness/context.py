@@ -142,6 +142,8 @@ class Context:
 
     @property
     def max_batch_size(self) -> int:
+        if self.serving is None and self.bundle.format == "model-only":
+            return self.memo("model_only_max_batch_size", self._model_only_max_batch_size)
         return self.serving.batching.max_batch_size if self.serving else 1
 
     @cached_property
@@ -234,6 +236,18 @@ class Context:
             "baseline_context",
             lambda: Context(self.bundle.baseline, seed=self.seed, thresholds=self._threshold_defaults),
         )
+
+    # ------------------------------------------------------------------ model-only runs (readiness/formats)
+    MODEL_ONLY_MAX_BATCH_SIZE = 64
+
+    def _model_only_max_batch_size(self) -> int:
+        """Without a serving config, batch as a server would when every graph input has a dynamic batch axis."""
+        try:
+            inputs = self.inputs
+        except Exception:  # noqa: BLE001 - a model that does not load is ART001's finding
+            return 1
+        dynamic = bool(inputs) and all(spec.shape and spec.shape[0] == -1 for spec in inputs)
+        return self.MODEL_ONLY_MAX_BATCH_SIZE if dynamic else 1
 
 
 class _Failure:

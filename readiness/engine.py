@@ -209,6 +209,10 @@ def build_scorecard(
             "reference_rows": None if bundle.reference is None else len(bundle.reference),
             "baseline": manifest.baseline.manifest,
             "notes": list(bundle.notes),
+            "format": bundle.format,  # manifest | model-only | mlflow
+            "model_only": bundle.format == "model-only",
+            "serving_format": bundle.serving_format,
+            "format_details": dict(bundle.details),
         },
         run={
             "seed": seed,

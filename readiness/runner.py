@@ -70,7 +70,8 @@ def _missing_requirement(ctx: Context, requirement: str) -> Result | None:
 
 
 def _call(spec: CheckSpec, ctx: Context) -> Result:
-    for requirement in spec.requires:
+    # absent inputs first: a check that cannot apply is `skip` even when the model does not load
+    for requirement in sorted(spec.requires, key=lambda name: name == "session"):
         missing = _missing_requirement(ctx, requirement)
         if missing is not None:
             return missing

@@ -123,7 +123,7 @@ def derive_inputs(session: Any, columns: Sequence[str] | None = None) -> list[In
             and (shape[1] == -1 or shape[1] == len(columns))
         ):
             features = list(columns)
-        elif columns is None and len(shape) == 2 and shape[1] > 1:
+        elif columns is None and len(shape) == 2 and shape[1] > 1 and shape[0] in (-1, 1):
             features = [f"{gi.name}_{i}" for i in range(shape[1])]
         specs.append(InputSpec(name=gi.name, dtype=dtype, shape=shape, features=features))
     return specs
@@ -171,12 +171,30 @@ def to_feeds(frame: Any, inputs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
             arr = block.to_numpy(dtype=dtype) if dtype is not object else block.astype(str).to_numpy(dtype=object)
             if len(spec.shape) == 1:
                 arr = arr.reshape(n)
+        elif has_tensor_cells(frame[spec.name]):
+            arr = stack_tensor_cells(frame[spec.name], spec, dtype)
         else:
             col = frame[spec.name]
             arr = col.to_numpy(dtype=dtype) if dtype is not object else col.astype(str).to_numpy(dtype=object)
             arr = arr.reshape((n, 1) if len(spec.shape) == 2 else (n,))
         feeds[spec.name] = arr
     return feeds
+
+
+def has_tensor_cells(column: Any) -> bool:
+    """True when a request column holds one array per row (an N-D input; see `synth.from_inputs`)."""
+    return column.dtype == object and len(column) > 0 and isinstance(column.iloc[0], np.ndarray)
+
+
+def stack_tensor_cells(column: Any, spec: InputSpec, dtype: Any) -> np.ndarray:
+    """Stack per-row arrays along a new batch axis; a cell holding the whole tensor (an input without a
+    batch axis) is fed as it is, one request at a time."""
+    cells = [np.asarray(cell, dtype=dtype) for cell in column.tolist()]
+    if cells and cells[0].ndim == len(spec.shape):
+        if len(cells) != 1:
+            raise ValueError(f"input {spec.name!r} has no batch axis (shape {spec.shape}): feed one request at a time")
+        return cells[0]
+    return np.stack(cells)
 
 
 def run(session: Any, feeds: Mapping[str, np.ndarray], output_names: Sequence[str] | None = None) -> dict[str, Any]:

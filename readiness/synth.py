@@ -59,7 +59,16 @@ def from_inputs(inputs: Sequence[InputSpec], n_rows: int, rng: np.random.Generat
     import pandas as pd
 
     data: dict[str, Any] = {}
+    cell_inputs = [spec for spec in inputs if spec.features is None and needs_tensor_cells(spec.shape)]
+    if cell_inputs:  # bound the memory: at most MAX_CELL_ELEMENTS values in all per-row tensors together
+        per_row = sum(int(np.prod(cell_shape(spec.shape), dtype=np.int64)) for spec in cell_inputs)
+        n_rows = max(1, min(n_rows, MAX_CELL_ELEMENTS // max(per_row, 1)))
+        if any(len(cell_shape(s.shape)) == len(s.shape) for s in cell_inputs):
+            n_rows = min(n_rows, 16)  # an input without a batch axis is fed one request at a time
     for spec in inputs:
+        if spec in cell_inputs:
+            data[spec.name] = [_cell(spec, rng) for _ in range(n_rows)]
+            continue
         if spec.features is not None:
             names = list(spec.features)
         elif len(spec.shape) == 2 and spec.shape[1] > 1:
@@ -76,3 +85,33 @@ def from_inputs(inputs: Sequence[InputSpec], n_rows: int, rng: np.random.Generat
             else:
                 data[name] = rng.integers(0, 5, n_rows)
     return pd.DataFrame(data)
+
+
+# --------------------------------------------------------------------------- N-D inputs (model-only runs)
+MAX_CELL_ELEMENTS = 2_000_000  # values synthesised for per-row tensors, all rows and inputs together
+DYNAMIC_DIM = 1  # size chosen for a dynamic dimension other than the batch axis
+
+
+def needs_tensor_cells(shape: Sequence[int]) -> bool:
+    """An input whose request row is a tensor rather than scalars: rank > 2, a scalar or 1-D input
+    without a dynamic batch axis, or a static batch dimension other than 1."""
+    if len(shape) > 2 or len(shape) == 0:
+        return True
+    return shape[0] not in (-1, 1) or (len(shape) == 1 and shape[0] == 1)
+
+
+def cell_shape(shape: Sequence[int]) -> list[int]:
+    """The shape of one request row's tensor: without the batch axis when the input has one (-1 or 1 first)."""
+    dims = list(shape[1:]) if len(shape) >= 2 and shape[0] in (-1, 1) else list(shape)
+    return [d if d > 0 else DYNAMIC_DIM for d in dims]
+
+
+def _cell(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
+    shape = cell_shape(spec.shape)
+    if spec.dtype.startswith("float"):
+        return rng.standard_normal(shape).astype(spec.dtype)
+    if spec.dtype == "bool":
+        return rng.integers(0, 2, shape).astype(bool)
+    if spec.dtype == "string":
+        return np.array([f"value_{i}" for i in rng.integers(0, 5, int(np.prod(shape)))], dtype=object).reshape(shape)
+    return rng.integers(0, 5, shape).astype(spec.dtype)

@@ -63,6 +63,7 @@ def _notes(scorecard: Scorecard) -> list[str]:
     for w in scorecard.waivers:
         if w.get("state") == "unused":
             lines.append(f"waiver for {w['check']} is unused: {w.get('note', '')}")
+    lines.extend(scorecard.bundle.get("notes", []))  # e.g. "model-only run: ..." (readiness/formats)
     return lines
 
 

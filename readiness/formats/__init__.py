@@ -1,0 +1,146 @@
+"""Formats users already have, turned into the bundle readiness checks.
+
+- a bare ONNX file (`readiness check model.onnx`): a model-only bundle (`model_only`);
+- an MLflow model directory (a directory with an `MLmodel` file): `mlflow`;
+- a Triton `config.pbtxt` or a KServe `InferenceService` YAML as `[serving].config`:
+  `triton` and `kserve`.
+
+Every reader produces the same pydantic objects as the native files (`config.Manifest`,
+`config.ServingConfig`), so every check judges all formats the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import ServingConfig
+
+if TYPE_CHECKING:
+    from ..bundle import Bundle
+
+ONNX_SUFFIXES = (".onnx",)
+MLMODEL = "MLmodel"
+
+
+def load_special(path: str | os.PathLike[str], trust: bool) -> Bundle | None:
+    """A bundle for a path that is not a manifest (an ONNX file, an MLflow model directory), else None."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() in ONNX_SUFFIXES:
+        from .model_only import load_model_only
+
+        return load_model_only(p, trust=trust)
+    if p.is_file() and p.name == MLMODEL:
+        p = p.parent
+    if p.is_dir() and (p / MLMODEL).is_file() and not (p / "readiness.toml").is_file():
+        from .mlflow import load_mlflow
+
+        return load_mlflow(p, trust=trust)
+    return None
+
+
+def serving_format(path: Path) -> str:
+    """native, triton or kserve: which reader understands the serving config at PATH."""
+    if path.suffix.lower() == ".pbtxt":
+        return "triton"
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        from .kserve import is_inference_service
+
+        if is_inference_service(path):
+            return "kserve"
+    return "native"
+
+
+def read_serving(path: Path) -> ServingConfig | None:
+    """The serving config from a Triton or KServe file; None for the native `serving.yaml` format."""
+    kind = serving_format(path)
+    if kind == "triton":
+        from .triton import read_triton
+
+        return read_triton(path).serving
+    if kind == "kserve":
+        from .kserve import read_kserve
+
+        return read_kserve(path).serving
+    return None
+
+
+def finish(bundle: Bundle) -> None:
+    """Complete a bundle whose serving config came from another format (called at the end of loading).
+
+    Triton and KServe configs do not name the schema columns, so the columns of the
+    reference data (else the schema) are mapped onto the inputs the way a graph-derived
+    contract would; the format's own settings are recorded in `bundle.details`.
+    """
+    if bundle.serving_path is None or bundle.serving is None:
+        return
+    kind = serving_format(bundle.serving_path)
+    if kind == "native":
+        bundle.serving_format = bundle.serving_format or "native"
+        return
+    if kind == "triton":
+        from .triton import read_triton, unservable_outputs
+
+        parsed = read_triton(bundle.serving_path)
+        details = dict(parsed.details)
+        bad = unservable_outputs(bundle.model_path)
+        if bad:
+            details["unservable_outputs"] = bad
+            bundle.notes.append(
+                f"Triton cannot serve output(s) {', '.join(bad)} of {bundle.model_path.name}: they are sequences or "
+                "maps (e.g. a ZipMap); export with zipmap=False so every output is a tensor"
+            )
+    else:
+        from .kserve import read_kserve
+
+        parsed = read_kserve(bundle.serving_path, model_path=bundle.model_path)
+        details = dict(parsed.details)
+    serving = parsed.serving
+    if not serving.inputs:
+        from ._graph import graph_contract
+
+        derived = graph_contract(bundle.model_path)
+        if derived is None:
+            bundle.notes.append(
+                f"{bundle.serving_path.name} does not list inputs and {bundle.model_path.name} cannot be read; "
+                "the contract is derived when the model loads"
+            )
+            bundle.serving = None
+            bundle.serving_format = kind
+            bundle.details = details
+            return
+        serving = serving.model_copy(update={"inputs": derived[0], "outputs": serving.outputs or derived[1]})
+    columns = _candidate_columns(bundle)
+    serving = serving.model_copy(
+        update={"inputs": [assign_features(s, serving.inputs, columns) for s in serving.inputs]}
+    )
+    bundle.serving = serving
+    bundle.serving_format = kind
+    bundle.details = details
+    bundle.notes.extend(parsed.notes)
+
+
+def _candidate_columns(bundle: Bundle) -> list[str] | None:
+    if bundle.reference is not None:
+        return [str(c) for c in bundle.reference.columns if c != bundle.target]
+    if bundle.schema is not None:
+        return [str(c) for c in bundle.schema.columns if c != bundle.target]
+    return None
+
+
+def assign_features(spec: Any, inputs: list[Any], columns: list[str] | None) -> Any:
+    """Map schema columns onto an input that names none, as `runtime.derive_inputs` does for a graph."""
+    if spec.features is not None:
+        return spec
+    shape = list(spec.shape)
+    features = None
+    if len(inputs) == 1 and len(shape) == 2 and columns is not None and shape[1] in (-1, len(columns)):
+        features = list(columns)
+    elif columns is None and len(shape) == 2 and shape[1] > 1:
+        features = [f"{spec.name}_{i}" for i in range(shape[1])]
+    return spec.model_copy(update={"features": features})
+
+
+def format_details(bundle: Bundle) -> dict[str, Any]:
+    return {"format": bundle.format, "serving_format": bundle.serving_format, **bundle.details}
