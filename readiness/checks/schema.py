@@ -137,6 +137,12 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
         for o in serving.outputs
         if o.name not in graph_out
     )
+    details = getattr(ctx.bundle, "details", None) or {}
+    problems.extend(
+        f"output {name!r} is a sequence or map (e.g. a ZipMap) that this server cannot send; "
+        "re-export with zipmap=False so every output is a tensor"
+        for name in details.get("unservable_outputs", ())
+    )
     measured = {
         "graph_inputs": {n: f"{g['dtype']} {_show_dims(g['dims'])}" for n, g in graph_in.items()},
         "serving_inputs": {s.name: f"{s.dtype} {s.shape}" for s in serving.inputs},
