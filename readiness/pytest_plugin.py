@@ -309,7 +309,8 @@ class ReadinessPlugin:
         self.trust: bool = config.getoption("readiness_trust")
         self._manifests: dict[Path, BundleRun] | None = None
         self._registry: Registry | None = None
-        self.written: list[tuple[str, str, Path]] = []
+        self.written: list[str] = []
+        self.verdicts: dict[str, str] = {}  # manifest label -> verdict line of its gate
 
     # ---------------------------------------------------------------- bundles
     @property
@@ -374,23 +375,31 @@ class ReadinessPlugin:
                     from . import reports
 
                     reports.write(fmt, run.scorecard, path)
-                    self.written.append((fmt, run.label, path))
-                except Exception as exc:  # noqa: BLE001 - a report that cannot be written is a warning
-                    self.config.issue_config_time_warning(
-                        pytest.PytestWarning(f"readiness: cannot write the {fmt} scorecard to {path}: {exc}"),
-                        stacklevel=2,
-                    )
+                    self.written.append(f"wrote {fmt} scorecard of {run.label}: {path}")
+                except Exception as exc:  # noqa: BLE001 - a report that cannot be written is a note, not a crash
+                    self.written.append(f"could not write the {fmt} scorecard of {run.label} to {path}: {exc}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Remember gate verdicts, including those xdist workers send, for the terminal summary."""
+        if report.when == "call":
+            for name, value in report.user_properties:
+                if name == "readiness_verdict":
+                    label = report.nodeid.rsplit("::", 1)[0]
+                    self.verdicts[label] = str(value)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = []
         for run in self.runs.values():
+            problem = run.unusable()
             if run.scorecard is not None:
                 from .reports.terminal import verdict_line
 
                 lines.append(f"{run.label}: {verdict_line(run.scorecard)}")
-            elif run.unusable():
-                lines.append(run.unusable())
-        lines += [f"wrote {fmt} scorecard of {label}: {path}" for fmt, label, path in self.written]
+            elif problem:
+                lines.append(problem)
+            elif run.label in self.verdicts:  # evaluated in an xdist worker
+                lines.append(f"{run.label}: {self.verdicts[run.label]}")
+        lines += self.written
         if lines:
             terminalreporter.section("readiness")
             for line in lines:
@@ -484,7 +493,12 @@ class ReadinessGateItem(_ReadinessItem):
     def runtest(self) -> None:
         scorecard = self._scorecard()
         gate = scorecard.gate
-        self.user_properties.append(("released", str(gate["released"]).lower()))
+        from .reports.terminal import verdict_line
+
+        self.user_properties += [
+            ("released", str(gate["released"]).lower()),
+            ("readiness_verdict", verdict_line(scorecard)),
+        ]
         if not gate["released"]:
             lines = [f"release BLOCKED (fail_on={gate['fail_on']}): {', '.join(gate['blocking'])}"]
             lines += [f"  - {reason}" for reason in gate["reasons"]]

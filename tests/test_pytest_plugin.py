@@ -130,12 +130,12 @@ def _cached(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nreadiness_bundles = model\n")
 
 
-def outcomes(pytester: pytest.Pytester) -> dict[str, str]:
-    """node name -> pytest outcome of the last run, from the reports conftest.py recorded."""
+def outcomes(pytester: pytest.Pytester, *, nodeids: bool = False) -> dict[str, str]:
+    """node name (or node id) -> pytest outcome of the last run, from the reports conftest.py recorded."""
     log = pytester.path / "outcomes.jsonl"
     found: dict[str, str] = {}
     for row in map(json.loads, log.read_text().splitlines()):
-        name = row["nodeid"].split("::")[-1]
+        name = row["nodeid"] if nodeids else row["nodeid"].split("::")[-1]
         if row["outcome"] == "failed":
             found[name] = "failed" if row["when"] == "call" else "error"
         elif row["outcome"] == "skipped" and row["when"] != "teardown":
@@ -198,6 +198,38 @@ def test_bad_manifest_is_a_collection_error_naming_the_key(project: pytest.Pytes
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*readiness: *readiness.toml*polcy*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_rootdir_manifest_activates_the_plugin(pytester: pytest.Pytester) -> None:
+    write_bundle(pytester.path, manifest=_manifest_extra())
+    pytester.makeconftest(CHECKS)
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider", *NO_HYPOTHESIS)
+    assert "readiness.toml::gate" in result.outlines
+    assert "readiness.toml::ZZLAT001" in result.outlines
+
+
+def test_several_bundles_get_one_scorecard_each(project: pytest.Pytester) -> None:
+    write_bundle(project.path / "other", manifest={"checks": {"select": ["ZZLAT", "ZZQLT002"]}})
+    result = project.runpytest(
+        "-rA",
+        "--readiness-bundle",
+        "other",
+        "--readiness-json",
+        "out/sc.json",
+        "-k",
+        "ZZLAT or ZZQLT002 or gate",
+        *NO_HYPOTHESIS,
+    )
+    assert outcomes(project, nodeids=True) == {
+        f"{bundle}/readiness.toml::{name}": "passed"
+        for bundle in ("model", "other")
+        for name in ("ZZLAT001", "ZZQLT002", "gate")
+    }
+    model = json.loads((project.path / "out/sc-model.json").read_text())
+    other = json.loads((project.path / "out/sc-other.json").read_text())
+    assert model["run"]["selected"] == ["ZZLAT001", "ZZQLT002"]
+    assert other["run"]["selected"] == ["ZZLAT001", "ZZQLT002"]
+    result.stdout.fnmatch_lines(["*model/readiness.toml: RELEASED*", "*other/readiness.toml: RELEASED*"])
 
 
 # --------------------------------------------------------------------------- collection
@@ -355,6 +387,7 @@ def test_xdist_gives_the_same_outcomes_and_evaluates_once_per_worker(project: py
     result = project.runpytest_subprocess("-n", "2", "-rA", "--readiness-json", "sc.json")
     assert outcomes(project) == dict(EXPECTED, test_app="passed")
     result.assert_outcomes(passed=3, failed=3, errors=1, skipped=2, xfailed=1)
+    result.stdout.fnmatch_lines(["*model/readiness.toml: BLOCKED*"])  # the verdict a worker computed
     log = evidence_log(project)
     pids = {pid for pid, _name in log}
     assert 1 <= len(pids) <= 2
