@@ -444,7 +444,7 @@ class _ReadinessItem(pytest.Item):
         return self.run.scorecard
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, 0, f"{self.run.label}::{self.name}"
+        return self.path, 0, self.name  # pytest -v shows nodeid: model/readiness.toml::RPR001
 
 
 class ReadinessCheckItem(_ReadinessItem):
