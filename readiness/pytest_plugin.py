@@ -207,10 +207,7 @@ class BundleRun:
 
     @property
     def label(self) -> str:
-        try:
-            return self.manifest.relative_to(self.plugin.config.rootpath).as_posix()
-        except ValueError:
-            return str(self.manifest)
+        return _relative(self.manifest, self.plugin.config.rootpath)
 
     def load(self) -> None:
         """Load the bundle and the checks, and work out which checks the manifest selects."""
@@ -261,26 +258,18 @@ class BundleRun:
             self.eval_error = exc
 
     def _run(self, specs: list[CheckSpec]) -> Scorecard:
-        import time
+        from .engine import evaluate
 
-        from .engine import build_scorecard
-        from .runner import Runner
-
-        started = time.time()
-        ctx = self.context()
         assert self.bundle is not None
-        checks_cfg = self.bundle.manifest.checks
-        runner = Runner(ctx, timeout_s=checks_cfg.timeout_s, severities=dict(checks_cfg.severity))
-        runs = runner.run(specs)
-        return build_scorecard(
+        scorecard, _ctx = evaluate(
             self.bundle,
-            runs,
-            ctx,
             seed=self.plugin.seed,
+            select=[spec.id for spec in specs],
             fail_on=self.plugin.fail_on,
-            today=None,
-            started=started,
+            registry=self.registry,
+            context=self.context(),
         )
+        return scorecard
 
     def unusable(self) -> str | None:
         """Why the bundle could not be evaluated, as one line (None when it was)."""
@@ -288,6 +277,13 @@ class BundleRun:
         if exc is None:
             return None
         return f"readiness could not evaluate {self.label}: {_describe(exc)}"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _describe(exc: BaseException) -> str:
@@ -336,7 +332,7 @@ class ReadinessPlugin:
 
     # ---------------------------------------------------------------- hooks
     def pytest_report_header(self, config: pytest.Config) -> str:
-        names = ", ".join(run.label for run in self.runs.values())
+        names = ", ".join(_relative(p, config.rootpath) for p in self.paths)  # not resolved yet: may be built later
         return f"readiness: {names} (seed {self.seed})"
 
     @pytest.hookimpl(tryfirst=True)

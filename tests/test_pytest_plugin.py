@@ -121,7 +121,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     write_bundle(pytester.path / "model", manifest=_manifest_extra())
     pytester.makeconftest(CHECKS)
     pytester.makepyfile(test_app="def test_app():\n    assert 1 + 1 == 2\n")
-    pytester.makeini("[pytest]\nreadiness_bundles = model\naddopts = -p no:cacheprovider -p no:randomly\n")
+    pytester.makeini("[pytest]\nreadiness_bundles = model\naddopts = -p no:cacheprovider\n")
     return pytester
 
 
