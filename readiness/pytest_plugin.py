@@ -351,6 +351,8 @@ class ReadinessPlugin:
                 config.args.append(str(manifest))
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if file_path.suffix != ".toml":
+            return None
         run = self.runs.get(file_path.resolve())
         if run is None:
             return None

@@ -383,6 +383,7 @@ def test_fixtures_without_a_bundle_fail_with_the_fix(pytester: pytest.Pytester) 
 
 
 # --------------------------------------------------------------------------- xdist
+@pytest.mark.slow
 def test_xdist_gives_the_same_outcomes_and_evaluates_once_per_worker(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-n", "2", "-rA", "--readiness-json", "sc.json")
     assert outcomes(project) == dict(EXPECTED, test_app="passed")
