@@ -442,7 +442,9 @@ class _ReadinessItem(pytest.Item):
         return self.run.scorecard
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, 0, self.name  # pytest -v shows nodeid: model/readiness.toml::RPR001
+        # The domain heads failure sections; one that is not the tail of the node id keeps
+        # `pytest -v` lines as the node id (pytest rewrites '.' to '::' in a matching tail).
+        return self.path, 0, f"{self.name} ({self.run.label})"
 
 
 class ReadinessCheckItem(_ReadinessItem):

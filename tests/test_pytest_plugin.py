@@ -252,8 +252,9 @@ def test_explicit_test_path_leaves_the_bundle_out_unless_asked(project: pytest.P
 
 # --------------------------------------------------------------------------- outcomes
 def test_outcomes_match_the_scorecard(project: pytest.Pytester) -> None:
-    result = project.runpytest("-rA", "--readiness-json", "sc.json", *NO_HYPOTHESIS)
+    result = project.runpytest("-v", "-rA", "--readiness-json", "sc.json", *NO_HYPOTHESIS)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["model/readiness.toml::ZZLAT001 PASSED*", "*_ ZZQLT001 (model/readiness.toml) _*"])
     assert outcomes(project) == dict(EXPECTED, test_app="passed")
     result.assert_outcomes(passed=3, failed=3, errors=1, skipped=2, xfailed=1)
 
