@@ -341,7 +341,8 @@ class ReadinessPlugin:
         and always with --readiness; an explicit `pytest tests/test_x.py` leaves them out."""
         runs = self.runs  # resolves the paths now: a missing bundle is a usage error
         config = session.config
-        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+        source = getattr(config, "args_source", None)  # pytest >= 7.4
+        explicit = source is None or source.name == "ARGS"
         if explicit and not config.getoption("readiness"):
             return
         covered = [Path(os.path.abspath(a.split("::")[0])) for a in config.args]
