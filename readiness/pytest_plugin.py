@@ -327,8 +327,17 @@ class ReadinessPlugin:
             self._registry = registry
         return self._registry
 
-    def first_run(self) -> BundleRun:
-        return next(iter(self.runs.values()))
+    def run_for(self, wanted: str | os.PathLike[str] | None) -> BundleRun:
+        """The bundle a fixture asks for: a configured bundle directory or manifest (relative to
+        the rootdir), or the first configured bundle when `wanted` is None."""
+        if wanted is None:
+            return next(iter(self.runs.values()))
+        target = Path(self.config.rootpath, wanted).resolve()
+        for manifest, run in self.runs.items():
+            if target in (manifest, manifest.parent):
+                return run
+        known = ", ".join(run.label for run in self.runs.values())
+        pytest.fail(f"{wanted} is not a configured readiness bundle (configured: {known})", pytrace=False)
 
     # ---------------------------------------------------------------- hooks
     def pytest_report_header(self, config: pytest.Config) -> str:
@@ -548,7 +557,7 @@ def _plugin(request: pytest.FixtureRequest) -> ReadinessPlugin:
 
 
 def _usable_run(request: pytest.FixtureRequest) -> BundleRun:
-    run = _plugin(request).first_run()
+    run = _plugin(request).run_for(getattr(request, "param", None))
     try:
         run.load()
     except Exception as exc:  # noqa: BLE001 - a bad bundle is a one-line error, not a traceback
@@ -558,7 +567,11 @@ def _usable_run(request: pytest.FixtureRequest) -> BundleRun:
 
 @pytest.fixture(scope="session")
 def readiness_bundle(request: pytest.FixtureRequest) -> Bundle:
-    """The loaded bundle (the first of readiness_bundles): manifest, serving config, schema, reference data."""
+    """The loaded bundle: manifest, serving config, schema, reference data.
+
+    The first of readiness_bundles; choose another with
+    `@pytest.mark.parametrize("readiness_bundle", ["other"], indirect=True)` (same for readiness_context).
+    """
     run = _usable_run(request)
     assert run.bundle is not None
     return run.bundle

@@ -225,6 +225,7 @@ def test_several_bundles_get_one_scorecard_each(project: pytest.Pytester) -> Non
         for bundle in ("model", "other")
         for name in ("ZZLAT001", "ZZQLT002", "gate")
     }
+    assert result.ret == 0
     model = json.loads((project.path / "out/sc-model.json").read_text())
     other = json.loads((project.path / "out/sc-other.json").read_text())
     assert model["run"]["selected"] == ["ZZLAT001", "ZZQLT002"]
@@ -374,6 +375,36 @@ def test_fixtures_share_the_checks_context(project: pytest.Pytester) -> None:
         "test_context": "passed",
     }
     assert [name for _pid, name in evidence_log(project)] == ["latency"]
+
+
+def test_fixtures_pick_a_bundle_by_indirect_parametrization(project: pytest.Pytester) -> None:
+    write_bundle(project.path / "other", manifest={"model": {"name": "other-model"}})
+    project.makepyfile(
+        test_custom=textwrap.dedent(
+            """
+            import pytest
+
+            def test_first(readiness_bundle):
+                assert readiness_bundle.manifest.model.name == "test-model"
+
+            @pytest.mark.parametrize("readiness_context", ["other"], indirect=True)
+            def test_other(readiness_context):
+                assert readiness_context.bundle.manifest.model.name == "other-model"
+
+            @pytest.mark.parametrize("readiness_bundle", ["nowhere"], indirect=True)
+            def test_unknown(readiness_bundle):
+                pass
+            """
+        )
+    )
+    result = project.runpytest("-rA", "--readiness-bundle", "other", "-m", "not readiness", *NO_HYPOTHESIS)
+    result.stdout.fnmatch_lines(["*nowhere is not a configured readiness bundle (configured: model/readiness.toml, *"])
+    found = outcomes(project)
+    assert (found["test_first"], found["test_other[other]"], found["test_unknown[nowhere]"]) == (
+        "passed",
+        "passed",
+        "error",
+    )
 
 
 def test_fixtures_without_a_bundle_fail_with_the_fix(pytester: pytest.Pytester) -> None:
