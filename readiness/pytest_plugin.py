@@ -70,7 +70,9 @@ class ReadinessHookSpecs:
         """Return extra checks for this pytest run: `@check` functions, modules of them, or a list.
 
         They are added to the checks installed through the `readiness.checks` entry points,
-        for the bundles this run evaluates (not for the `readiness` command line).
+        for the bundles this run evaluates (not for the `readiness` command line). Implement
+        it in the rootdir's conftest.py or in a plugin: the registry is built when the first
+        bundle is collected, possibly before conftest.py files of subdirectories are loaded.
         """
 
 
