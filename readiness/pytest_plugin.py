@@ -527,7 +527,8 @@ def _skip(reason: str) -> None:
 def _waived_text(scorecard: Scorecard, record: CheckRecord) -> str:
     for w in scorecard.waivers:
         if w.get("check") == record.id and w.get("state") == "applied":
-            return f"waived: {w['reason']} (expires {w['expires']}, owner {w['owner']})"
+            owner = f", owner {w['owner']}" if w.get("owner") else ""
+            return f"waived: {w.get('reason', '')} (expires {w.get('expires')}{owner})"
     return f"waived: {record.message}"
 
 
