@@ -288,11 +288,18 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _pytest_words(message: str) -> str:
+    """Engine messages name command-line flags; under pytest the flag is --readiness-trust."""
+    import re
+
+    return re.sub(r"(?<![\w-])--trust\b", "--readiness-trust", message)
+
+
 def _describe(exc: BaseException) -> str:
     from .errors import ReadinessError
 
     if isinstance(exc, (ReadinessError, pytest.UsageError)):
-        return str(exc)
+        return _pytest_words(str(exc))
     return f"{type(exc).__name__}: {exc} (set READINESS_DEBUG=1 for a traceback)"
 
 
@@ -434,7 +441,7 @@ class ReadinessFile(pytest.File):
         from .errors import ReadinessError
 
         if isinstance(excinfo.value, ReadinessError):
-            return f"readiness: {excinfo.value}"
+            return f"readiness: {_pytest_words(str(excinfo.value))}"
         return super().repr_failure(excinfo)
 
 
@@ -479,7 +486,7 @@ class ReadinessCheckItem(_ReadinessItem):
             ("status", record.status),
         ]
         if record.status == "error":
-            pytest.fail(f"{record.id} could not run: {record.message}", pytrace=False)
+            pytest.fail(_pytest_words(f"{record.id} could not run: {record.message}"), pytrace=False)
         if record.status == "skip":
             _skip(f"{record.id}: {record.message}")
         if record.status == "waived":
@@ -521,7 +528,7 @@ class ReadinessGateItem(_ReadinessItem):
 
 def _skip(reason: str) -> None:
     """Skip, reported at the manifest (as skip marks are) rather than at this plugin's line."""
-    raise pytest.skip.Exception(reason, _use_item_location=True)
+    raise pytest.skip.Exception(_pytest_words(reason), _use_item_location=True)
 
 
 def _waived_text(scorecard: Scorecard, record: CheckRecord) -> str:
@@ -539,7 +546,7 @@ def _failure_text(record: CheckRecord, word: str = "failed") -> str:
             lines.append(f"  {name}: {_short(value)}")
     if record.remediation:
         lines.append(f"  fix: {record.remediation}")
-    return "\n".join(lines)
+    return _pytest_words("\n".join(lines))
 
 
 def _short(value: Any, limit: int = 600) -> str:

@@ -233,6 +233,28 @@ def test_several_bundles_get_one_scorecard_each(project: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(["*model/readiness.toml: RELEASED*", "*other/readiness.toml: RELEASED*"])
 
 
+def test_bundle_code_runs_only_with_readiness_trust(project: pytest.Pytester) -> None:
+    """A `module:attribute` schema is Python code: refused (naming --trust) unless --readiness-trust."""
+    bundle = project.path / "model"
+    (bundle / "bundle_schema.py").write_text(
+        "import pathlib\n"
+        "import pandera.pandas as pa\n"
+        "pathlib.Path(__file__).with_name('imported.flag').write_text('yes')\n"
+        "schema = pa.DataFrameSchema.from_yaml(pathlib.Path(__file__).with_name('schema.yaml').read_text())\n"
+    )
+    manifest = bundle / "readiness.toml"
+    manifest.write_text(manifest.read_text().replace('schema = "schema.yaml"', 'schema = "bundle_schema:schema"'))
+    refused = project.runpytest("-k", "ZZLAT", *NO_HYPOTHESIS)
+    assert refused.ret == pytest.ExitCode.INTERRUPTED
+    refused.stdout.fnmatch_lines(
+        ["*bundle_schema:schema* is Python code and would be imported (fix: pass --readiness-trust to*"]
+    )
+    assert not (bundle / "imported.flag").exists()
+    trusted = project.runpytest("-k", "ZZLAT", "--readiness-trust", *NO_HYPOTHESIS)
+    assert trusted.ret == 0
+    assert (bundle / "imported.flag").read_text() == "yes"
+
+
 # --------------------------------------------------------------------------- collection
 def test_collects_one_item_per_selected_check_plus_the_gate(project: pytest.Pytester) -> None:
     result = project.runpytest("--collect-only", "-q", *NO_HYPOTHESIS)
