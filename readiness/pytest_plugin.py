@@ -500,7 +500,7 @@ class ReadinessCheckItem(_ReadinessItem):
         if record.status == "inconclusive":
             if record.id in self.run.scorecard.gate.get("blocking", []):
                 pytest.fail(_failure_text(record, "inconclusive (blocks the gate)"), pytrace=False)
-            pytest.xfail(f"{record.id} inconclusive (does not block the gate): {record.message}")
+            pytest.xfail(_pytest_words(f"{record.id} inconclusive (does not block the gate): {record.message}"))
 
 
 class ReadinessGateItem(_ReadinessItem):
@@ -523,7 +523,7 @@ class ReadinessGateItem(_ReadinessItem):
             lines += [f"  - {reason}" for reason in gate["reasons"]]
             if len(self.run.selected) < len(self.run.specs):
                 lines.append(f"  (judged on the {len(self.run.selected)} selected checks only)")
-            pytest.fail("\n".join(lines), pytrace=False)
+            pytest.fail(_pytest_words("\n".join(lines)), pytrace=False)
 
 
 def _skip(reason: str) -> None:
