@@ -125,6 +125,7 @@ def evaluate(
     registry: Registry | None = None,
     listener: Listener | None = None,
     today: _dt.date | None = None,
+    context: Context | None = None,  # reuse a Context made earlier for this bundle (pytest plugin)
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard (and the context used)."""
     started = time.time()
@@ -132,7 +133,7 @@ def evaluate(
     registry = registry if registry is not None else default_registry()
     _validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)
-    ctx = Context(bundle, seed=seed, thresholds=registry.thresholds())
+    ctx = context if context is not None else Context(bundle, seed=seed, thresholds=registry.thresholds())
     runner = Runner(
         ctx,
         timeout_s=bundle.manifest.checks.timeout_s,
