@@ -1,0 +1,292 @@
+"""Scorecards built directly, with the measured/evidence shapes the checks write, for the renderer tests.
+
+They validate against readiness/schemas/scorecard.schema.json (tested), so they
+stand for what `readiness check --json` saves.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from readiness.scorecard import CheckRecord, Scorecard
+
+SHA = "3b5d5c3712955042212316173ccf37be800c9f3a0e8c6b7a1f2d4e5c6b7a8f90"
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _latency_measured(p99_upper_b64: float = 4.1) -> dict[str, Any]:
+    return {
+        "batch_1": {
+            "samples": 612,
+            "p50_ms": 0.041,
+            "p50_ms_lower": 0.040,
+            "p50_ms_upper": 0.042,
+            "p95_ms": 0.071,
+            "p95_ms_lower": 0.066,
+            "p95_ms_upper": 0.075,
+            "p99_ms": 0.090,
+            "p99_ms_lower": 0.080,
+            "p99_ms_upper": 0.110,
+            "budget": {"p50_ms": 2, "p99_ms": 10},
+        },
+        "batch_64": {
+            "samples": 320,
+            "p50_ms": 1.9,
+            "p50_ms_lower": 1.8,
+            "p50_ms_upper": 2.0,
+            "p99_ms": 3.2,
+            "p99_ms_lower": 2.9,
+            "p99_ms_upper": p99_upper_b64,
+            "budget": {"p99_ms": 50},
+        },
+    }
+
+
+def _check(cid: str, title: str, category: str, severity: str, status: str, message: str, **kw: Any) -> CheckRecord:
+    return CheckRecord(
+        id=cid,
+        title=title,
+        category=category,
+        severity=severity,
+        status=status,
+        message=message,
+        remediation=kw.pop("remediation", f"see `readiness explain {cid}`"),
+        duration_s=kw.pop("duration_s", 0.05),
+        **kw,
+    )
+
+
+def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
+    """A blocked run of a realistic bundle: one failing blocker, a waiver, charts' evidence, skips."""
+    checks = [
+        _check("ART001", "ONNX model is valid and loads", "artifact", "blocker", "pass", "onnx.checker passed; loads"),
+        _check("ART002", "Opsets supported by the runtime", "artifact", "blocker", "pass", "ai.onnx 17 <= 28"),
+        _check("ART003", "Model metadata present", "artifact", "minor", "fail", "no description in the model"),
+        _check(
+            "ART004",
+            "Artifact size within budget",
+            "artifact",
+            "major",
+            "pass",
+            "0.2 MiB <= 100 MiB",
+            measured={"size_mb": 0.21, "max_model_mb": 100},
+        ),
+        _check("SEC001", "External data stays inside the bundle", "security", "blocker", "pass", "no external data"),
+        _check(
+            "SEC002",
+            "No unsafe deserialization",
+            "security",
+            "blocker",
+            "fail",
+            "model.pkl is a pickle; refused without --trust",
+            remediation="export the source model with skops, or pass --trust if you trust the bundle",
+            evidence={"path": "model.pkl", "kind": "pickle"},
+        ),
+        _check("SEC003", "No custom ops or shared libraries", "security", "blocker", "pass", "none"),
+        _check("SCH001", "Serving inputs match the graph", "schema", "blocker", "pass", "1 input matches"),
+        _check(
+            "SCH003",
+            "Reference data validates against the schema",
+            "schema",
+            "major",
+            "pass",
+            "569 rows valid",
+        ),
+        _check("RPR001", "Deterministic inference", "reproducibility", "major", "pass", "identical outputs"),
+        _check(
+            "RPR003",
+            "Export parity",
+            "reproducibility",
+            "major",
+            "skip",
+            "not applicable: needs [model].source",
+        ),
+        _check(
+            "ROB002",
+            "Perturbation stability",
+            "robustness",
+            "major",
+            "pass",
+            "1.2% of predictions flip under 1% noise (max 5%)",
+            measured={"flip_rate": 0.012, "max_flip_rate": 0.05, "max_proba_change": 0.031},
+            evidence={"flip_rate_by_feature": {"mean_radius": 0.021, "mean_texture": 0.004, "worst_area": 0.015}},
+        ),
+        _check(
+            "ROB005",
+            "Quality on every slice",
+            "robustness",
+            "major",
+            "fail",
+            "roc_auc on age_band=70+ is 0.71, below 0.90",
+            measured={"metric": "roc_auc", "min_metric": 0.9, "overall": 0.97, "worst_gap": 0.26},
+            evidence={
+                "slices": [
+                    {"column": "sex", "group": "F", "n": 301, "roc_auc": 0.98, "judged": True, "passed": True},
+                    {"column": "sex", "group": "M", "n": 268, "roc_auc": 0.96, "judged": True, "passed": True},
+                    {"column": "age_band", "group": "<40", "n": 190, "roc_auc": 0.99, "judged": True, "passed": True},
+                    {"column": "age_band", "group": "70+", "n": 88, "roc_auc": 0.71, "judged": True, "passed": False},
+                    {"column": "age_band", "group": "unknown", "n": 7, "roc_auc": 0.5, "judged": False},
+                ]
+            },
+        ),
+        _check(
+            "LAT001",
+            "Latency percentiles meet the SLO",
+            "latency",
+            "major",
+            "pass",
+            "p99 at batch 64: 3.2 ms (upper bound 4.1 ms) <= 50 ms",
+            measured=_latency_measured(),
+            evidence={"batch_1": {"samples_ms": [0.038 + 0.0001 * i for i in range(60)] + [0.09, 0.11]}},
+        ),
+        _check(
+            "LAT002",
+            "Throughput at max batch size",
+            "latency",
+            "major",
+            "waived",
+            "21,000 rows/s < 30,000 rows/s",
+            measured={"throughput_rps": 21000.0, "target_rps": 30000},
+            evidence={"waived_status": "fail"},
+        ),
+        _check(
+            "QLT001",
+            "Primary metric meets the bar",
+            "quality",
+            "blocker",
+            "pass",
+            "roc_auc 0.991 [0.984, 0.996] >= 0.90",
+            measured={"roc_auc": 0.991, "roc_auc_lower": 0.984, "roc_auc_upper": 0.996, "min_metric": 0.9},
+        ),
+        _check(
+            "QLT002",
+            "No regression against the baseline",
+            "quality",
+            "major",
+            "pass",
+            "roc_auc +0.004, accuracy -0.002 vs baseline (max regression 0.01)",
+            measured={
+                "baseline": {"roc_auc": 0.987, "accuracy": 0.951},
+                "candidate": {"roc_auc": 0.991, "accuracy": 0.949},
+                "max_regression": {"roc_auc": 0.01},
+            },
+        ),
+        _check("OPS001", "Model card complete", "operational", "minor", "pass", "owner, intended use, limitations"),
+        _check(
+            "OPS003",
+            "Rollback target exists",
+            "operational",
+            "minor",
+            "error",
+            "crashed: KeyError 'baseline'",
+            evidence={"traceback": "Traceback (most recent call last):\n  ...\nKeyError: 'baseline'"},
+        ),
+    ]
+    waivers = [
+        {
+            "check": "LAT002",
+            "reason": "throughput target applies from the Q3 hardware refresh",
+            "owner": "platform@example.com",
+            "expires": "2026-12-05",
+            "days_left": 8,
+            "state": "applied",
+            "waived_status": "fail",
+        },
+        {
+            "check": "ART003",
+            "reason": "metadata added in the next export",
+            "owner": "ml@example.com",
+            "expires": "2027-06-30",
+            "days_left": 215,
+            "state": "unused",
+            "note": "the check's status is fail; the waiver can be removed",
+        },
+    ]
+    gate: dict[str, Any] = {
+        "released": False,
+        "fail_on": "major",
+        "blocking": ["SEC002", "ROB005"],
+        "reasons": [
+            "SEC002 (blocker) failed: model.pkl is a pickle; refused without --trust",
+            "ROB005 (major) failed: roc_auc on age_band=70+ is 0.71, below 0.90",
+        ],
+    }
+    if released:
+        gate = {"released": True, "fail_on": "major", "blocking": [], "reasons": []}
+        for c in checks:
+            if c.status in ("fail", "error"):
+                c.status, c.message = "pass", "ok"
+    scores: dict[str, Any] = {
+        "overall": 0.5,
+        "categories": {
+            "artifact": 0.91,
+            "security": 0.6667,
+            "schema": 1.0,
+            "reproducibility": 1.0,
+            "robustness": 0.5,
+            "latency": 0.5,
+            "quality": 1.0,
+            "operational": 0.5,
+        },
+        "mlts": {
+            "sections": {"Data": 1.0, "Model": 2.5, "Infrastructure": 3.0, "Monitoring": 1.5},
+            "score": 1.0,
+            "tests": [
+                {"id": "Infra 1", "name": "Training is reproducible", "points": 1, "checks": ["RPR001"]},
+                {"id": "Monitor 7", "name": "Prediction quality has not regressed", "points": 0, "checks": []},
+            ],
+        },
+    }
+    if not mlts:
+        scores["mlts"] = {"sections": {}, "score": None, "tests": []}
+    return Scorecard(
+        tool={"name": "readiness", "version": "0.1.0"},
+        model={
+            "name": "breast-cancer",
+            "version": "1.0.0",
+            "path": "model.onnx",
+            "sha256": SHA,
+            "task": "binary_classification",
+            "description": "Logistic regression on the Wisconsin breast cancer data",
+            "card": {"owner": "ml@example.com", "intended_use": "demo"},
+        },
+        gate=gate,
+        scores=scores,
+        checks=checks,
+        waivers=waivers,
+        environment={
+            "python": "3.11.2",
+            "onnxruntime": "1.32.0",
+            "cpu": "Intel Xeon",
+            "threads": 1,
+            "providers": ["CPUExecutionProvider"],
+        },
+        bundle={"manifest": "readiness.toml", "serving": "serving.yaml"},
+        run={"seed": 0, "date": "2026-11-27", "started_at": "2026-11-27T02:00:00+00:00", "duration_s": 3.2},
+    )
+
+
+def with_hostile_strings(card: Scorecard) -> Scorecard:
+    """The same card with bundle-controlled strings replaced by markup."""
+    card = copy.deepcopy(card)
+    card.model["description"] = XSS
+    card.model["card"] = {"owner": XSS, "limitations": XSS}
+    card.model["name"] = XSS
+    for c in card.checks:
+        c.message = f"{c.message} {XSS}"
+    card.waivers[0]["reason"] = XSS
+    card.gate["reasons"] = [f"{r} {XSS}" for r in card.gate["reasons"]]
+    return card
+
+
+def big_card(n: int = 500) -> Scorecard:
+    """A scorecard with `n` checks cycling through the typical ones (ids renumbered)."""
+    base = typical_card()
+    checks = []
+    for i in range(n):
+        c = copy.deepcopy(base.checks[i % len(base.checks)])
+        c.id = f"{c.id[:3]}{i:03d}" if i < 1000 else c.id
+        checks.append(c)
+    base.checks = checks
+    return base
