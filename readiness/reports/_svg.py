@@ -31,9 +31,9 @@ from typing import Any
 
 from ._common import fmt, is_number
 
-WIDTH = 720
-LABEL_W = 180
-RIGHT_PAD = 175
+WIDTH = 760
+LABEL_W = 190
+RIGHT_PAD = 200
 BAR_H = 16
 ROW_H = 24
 _BATCH = re.compile(r"^batch_(\d+)$")
@@ -46,10 +46,10 @@ def _t(text: Any) -> str:
 
 def _svg(height: float, title: str, body: list[str]) -> str:
     return (
-        f'<figure class="chart"><figcaption>{_t(title)}</figcaption>'
+        f'<figure class="chart"><figcaption>{_t(title)}</figcaption><div class="chartwrap">'
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" width="100%" role="img" '
         f'aria-label="{_t(title)}" xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{_t(title)}</title>" + "".join(body) + "</svg></figure>"
+        f"<title>{_t(title)}</title>" + "".join(body) + "</svg></div></figure>"
     )
 
 
@@ -69,8 +69,10 @@ class _Scale:
     def ticks(self) -> list[float]:
         if self.log:
             out = []
+            decades = self.hi - self.lo
+            steps = (1,) if decades > 3 else (1, 5) if decades > 2 else (1, 2, 5)
             for e in range(math.floor(self.lo), math.ceil(self.hi) + 1):
-                for m in (1, 2, 5):
+                for m in steps:
                     v = m * 10.0**e
                     if 10**self.lo <= v * 1.0000001 and v <= 10**self.hi * 1.0000001:
                         out.append(v)
@@ -223,10 +225,10 @@ def latency_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = No
     body.append(
         f'<circle class="point" cx="10" cy="{legend_y - 4:.1f}" r="4"/>'
         f'<text class="tick" x="18" y="{legend_y:.1f}">point estimate</text>'
-        f'<line class="bound" x1="110" y1="{legend_y - 4:.1f}" x2="140" y2="{legend_y - 4:.1f}"/>'
-        f'<text class="tick" x="146" y="{legend_y:.1f}">confidence bounds</text>'
-        f'<line class="slo" x1="262" y1="{legend_y - 12:.1f}" x2="262" y2="{legend_y + 2:.1f}"/>'
-        f'<text class="tick" x="268" y="{legend_y:.1f}">SLO budget (ms{", log scale" if log else ""})</text>'
+        f'<line class="bound" x1="124" y1="{legend_y - 4:.1f}" x2="154" y2="{legend_y - 4:.1f}"/>'
+        f'<text class="tick" x="160" y="{legend_y:.1f}">confidence bounds</text>'
+        f'<line class="slo" x1="300" y1="{legend_y - 12:.1f}" x2="300" y2="{legend_y + 2:.1f}"/>'
+        f'<text class="tick" x="306" y="{legend_y:.1f}">SLO budget (ms{", log scale" if log else ""})</text>'
     )
     return _svg(legend_y + 8, "Latency per batch size: percentiles with confidence bounds against the SLO", body)
 
@@ -269,7 +271,7 @@ def _bars(
     return _svg(y + 22, title, body)
 
 
-def _clip(text: str, n: int = 28) -> str:
+def _clip(text: str, n: int = 24) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
