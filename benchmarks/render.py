@@ -49,7 +49,9 @@ def main() -> None:
         target = " (target < 2 s)" if fmt == "html" else ""
         print(f"  {fmt:<9} median {seconds * 1000:7.1f} ms{target}, {size / 1024:7.0f} KiB")
     seconds, size = _median("html", typical_card(), args.repeat)
-    print(f"typical scorecard ({len(typical_card().checks)} checks, all charts): html {seconds * 1000:.1f} ms, {size / 1024:.0f} KiB (target < 300 KiB)")
+    print(
+        f"typical scorecard ({len(typical_card().checks)} checks, all charts): html {seconds * 1000:.1f} ms, {size / 1024:.0f} KiB (target < 300 KiB)"
+    )
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; median of {args.repeat} runs")
 
 

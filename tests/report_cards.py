@@ -6,13 +6,27 @@ stand for what `readiness check --json` saves.
 
 from __future__ import annotations
 
+import base64
 import copy
+import struct
+import zlib
 from typing import Any
 
 from readiness.scorecard import CheckRecord, Scorecard
 
 SHA = "3b5d5c3712955042212316173ccf37be800c9f3a0e8c6b7a1f2d4e5c6b7a8f90"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def encode_times(ns: list[int]) -> dict[str, Any]:
+    """Per-call times as the latency checks store them (readiness.timing.encode_times)."""
+    packed = struct.pack(f"<{len(ns)}q", *ns)
+    return {
+        "unit": "ns",
+        "count": len(ns),
+        "encoding": "base64(zlib(int64 little-endian))",
+        "data": base64.b64encode(zlib.compress(packed, 9)).decode("ascii"),
+    }
 
 
 def _latency_measured(p99_upper_b64: float = 4.1) -> dict[str, Any]:
@@ -108,9 +122,21 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             "robustness",
             "major",
             "pass",
-            "1.2% of predictions flip under 1% noise (max 5%)",
-            measured={"flip_rate": 0.012, "max_flip_rate": 0.05, "max_proba_change": 0.031},
-            evidence={"flip_rate_by_feature": {"mean_radius": 0.021, "mean_texture": 0.004, "worst_area": 0.015}},
+            "1.2% of rows' prediction flips its label under additive noise of 1% (limit 5.0%)",
+            measured={
+                "rows": 569,
+                "flip_rate": 0.012,
+                "max_flip_rate": 0.05,
+                "additive_flip_rate": 0.012,
+                "multiplicative_flip_rate": 0.007,
+            },
+            evidence={
+                "noise": 0.01,
+                "perturbations": {
+                    "additive": {"flip_rate": 0.012, "flipped_rows": 7, "largest_probability_change": 0.031},
+                    "multiplicative": {"flip_rate": 0.007, "flipped_rows": 4, "largest_probability_change": 0.02},
+                },
+            },
         ),
         _check(
             "ROB005",
@@ -118,15 +144,65 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             "robustness",
             "major",
             "fail",
-            "roc_auc on age_band=70+ is 0.71, below 0.90",
-            measured={"metric": "roc_auc", "min_metric": 0.9, "overall": 0.97, "worst_gap": 0.26},
+            "1 slice group(s) fall short: age_band=70+: roc_auc 0.710 misses the bar 0.9",
+            measured={
+                "metric": "roc_auc",
+                "overall": 0.97,
+                "groups": 5,
+                "judged_groups": 4,
+                "failing_groups": 1,
+                "max_gap": 0.1,
+                "worst_group": "age_band=70+",
+                "worst": 0.71,
+                "worst_gap": 0.26,
+                "min_metric": 0.9,
+            },
             evidence={
-                "slices": [
-                    {"column": "sex", "group": "F", "n": 301, "roc_auc": 0.98, "judged": True, "passed": True},
-                    {"column": "sex", "group": "M", "n": 268, "roc_auc": 0.96, "judged": True, "passed": True},
-                    {"column": "age_band", "group": "<40", "n": 190, "roc_auc": 0.99, "judged": True, "passed": True},
-                    {"column": "age_band", "group": "70+", "n": 88, "roc_auc": 0.71, "judged": True, "passed": False},
-                    {"column": "age_band", "group": "unknown", "n": 7, "roc_auc": 0.5, "judged": False},
+                "groups": [
+                    {
+                        "slice": "sex",
+                        "group": "F",
+                        "size": 301,
+                        "roc_auc": 0.98,
+                        "judged": True,
+                        "gap": -0.01,
+                        "status": "ok",
+                    },
+                    {
+                        "slice": "sex",
+                        "group": "M",
+                        "size": 268,
+                        "roc_auc": 0.96,
+                        "judged": True,
+                        "gap": 0.01,
+                        "status": "ok",
+                    },
+                    {
+                        "slice": "age_band",
+                        "group": "<40",
+                        "size": 190,
+                        "roc_auc": 0.99,
+                        "judged": True,
+                        "gap": -0.02,
+                        "status": "ok",
+                    },
+                    {
+                        "slice": "age_band",
+                        "group": "70+",
+                        "size": 88,
+                        "roc_auc": 0.71,
+                        "judged": True,
+                        "gap": 0.26,
+                        "status": "fail",
+                    },
+                    {
+                        "slice": "age_band",
+                        "group": "unknown",
+                        "size": 7,
+                        "roc_auc": 0.5,
+                        "judged": False,
+                        "status": "not judged: fewer than 20 rows",
+                    },
                 ]
             },
         ),
@@ -136,9 +212,15 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             "latency",
             "major",
             "pass",
-            "p99 at batch 64: 3.2 ms (upper bound 4.1 ms) <= 50 ms",
+            "every latency budget is met with confidence: batch 64 p99 3.2 ms [2.9, 4.1] vs 50 ms: within",
             measured=_latency_measured(),
-            evidence={"batch_1": {"samples_ms": [0.038 + 0.0001 * i for i in range(60)] + [0.09, 0.11]}},
+            evidence={
+                "confidence": 0.95,
+                "raw_times": {
+                    "batch_1": encode_times([38_000 + 100 * (i % 60) for i in range(600)] + [90_000, 110_000]),
+                    "batch_64": encode_times([1_800_000 + 2_000 * (i % 400) for i in range(320)]),
+                },
+            },
         ),
         _check(
             "LAT002",
@@ -167,9 +249,8 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             "pass",
             "roc_auc +0.004, accuracy -0.002 vs baseline (max regression 0.01)",
             measured={
-                "baseline": {"roc_auc": 0.987, "accuracy": 0.951},
-                "candidate": {"roc_auc": 0.991, "accuracy": 0.949},
-                "max_regression": {"roc_auc": 0.01},
+                "roc_auc": {"candidate": 0.991, "baseline": 0.987, "regression_absolute": -0.004, "within": True},
+                "accuracy": {"candidate": 0.949, "baseline": 0.951, "regression_absolute": 0.002, "within": True},
             },
         ),
         _check("OPS001", "Model card complete", "operational", "minor", "pass", "owner, intended use, limitations"),

@@ -138,9 +138,16 @@ def test_latency_chart_marks_the_slo_and_the_bounds():
 
 def test_latency_chart_draws_the_distribution_when_samples_are_there():
     card = typical_card().check("LAT001")
-    with_samples = latency_chart(card.measured, card.evidence)
+    with_times = latency_chart(card.measured, card.evidence)  # raw_times as the latency checks encode them
     without = latency_chart(card.measured, {})
-    assert 'class="hist"' in with_samples and 'class="hist"' not in without
+    assert 'class="hist"' in with_times and 'class="hist"' not in without
+    samples = latency_chart(card.measured, {"batch_1": {"samples_ms": [0.04, 0.05, 0.05, 0.09]}})
+    assert 'class="hist"' in samples
+    # a corrupt or oversized blob is ignored, never trusted
+    bad = {"raw_times": {"batch_1": {**card.evidence["raw_times"]["batch_1"], "count": 10**9}}}
+    assert 'class="hist"' not in latency_chart(card.measured, bad)
+    bad = {"raw_times": {"batch_1": {**card.evidence["raw_times"]["batch_1"], "data": "!!"}}}
+    assert 'class="hist"' not in latency_chart(card.measured, bad)
 
 
 def test_slice_chart_flags_the_failing_and_the_unjudged_groups():
@@ -149,7 +156,11 @@ def test_slice_chart_flags_the_failing_and_the_unjudged_groups():
     assert "age_band=70+ (n=88)" in svg and "below bar" in svg
     assert "too small, not judged" in svg
     assert svg.count('class="bar over"') == 1
-    # the nested {column: {group: {...}}} shape reads the same
+    # a list of {column, group, n, metric, passed} rows and the nested {column: {group: {...}}} shape read the same
+    rows = [{"column": "sex", "group": "F", "n": 30, "value": 0.95, "passed": True}]
+    rows.append({"column": "sex", "group": "M", "n": 31, "value": 0.5, "passed": False})
+    svg = slice_chart({"metric": "f1", "slices": rows})
+    assert "sex=M (n=31)" in svg and svg.count('class="bar over"') == 1
     nested = {"sex": {"F": {"n": 10, "roc_auc": 0.95}, "M": {"n": 12, "roc_auc": 0.6}}}
     svg = slice_chart({"min_metric": 0.9, "slices": nested})
     assert "sex=M (n=12)" in svg and svg.count('class="bar over"') == 1
@@ -158,13 +169,20 @@ def test_slice_chart_flags_the_failing_and_the_unjudged_groups():
 def test_flip_rate_and_baseline_charts():
     rob = typical_card().check("ROB002")
     svg = flip_rate_chart(rob.measured, rob.evidence)
-    assert "mean_radius" in svg and "max 5.0%" in svg and 'class="bar over"' not in svg
+    assert "additive noise" in svg and "multiplicative noise" in svg and "max 5.0%" in svg
+    assert svg.count('class="bar ok"') == 3 and 'class="bar over"' not in svg
+    per_feature = flip_rate_chart(
+        {"flip_rate": 0.03, "max_flip_rate": 0.05}, {"flip_rate_by_feature": {"mean_radius": 0.06}}
+    )
+    assert "mean_radius" in per_feature and per_feature.count('class="bar over"') == 1
     assert 'class="bar over"' in flip_rate_chart({"flip_rate": 0.2, "max_flip_rate": 0.05})
     qlt = typical_card().check("QLT002")
     svg = baseline_chart(qlt.measured)
     assert "roc_auc candidate" in svg and "(+0.004)" in svg and "(\u22120.002)" in svg
     alt = baseline_chart({"metrics": {"rmse": {"baseline": 3.0, "candidate": 3.5}}})
     assert "rmse baseline" in alt
+    flat = baseline_chart({"baseline": {"r2": 0.8}, "candidate": {"r2": 0.7}})
+    assert "r2 candidate" in flat and "(\u22120.1)" in flat
     assert flip_rate_chart({}) is None and baseline_chart({"baseline": 1}) is None
 
 
@@ -204,3 +222,12 @@ def test_a_large_scorecard_stays_readable(n):
     page = html.render(big_card(n))
     assert page.count('<details class="check') == n
     assert len(page) < 3_000_000
+
+
+def test_encoded_timings_and_long_strings_are_summarised_in_the_page():
+    card = typical_card()
+    blob = card.check("LAT001").evidence["raw_times"]["batch_1"]["data"]
+    card.check("OPS003").evidence["traceback"] = "x" * 5000
+    page = html.render(card)
+    assert blob not in page and "602 timings; in the JSON scorecard" in page
+    assert "x" * 1500 in page and "x" * 1501 not in page and "5000 characters in the JSON scorecard" in page

@@ -24,8 +24,11 @@ Shapes read (the first match wins; others are ignored):
 
 from __future__ import annotations
 
+import base64
 import math
 import re
+import struct
+import zlib
 from html import escape
 from typing import Any
 
@@ -36,6 +39,7 @@ LABEL_W = 190
 RIGHT_PAD = 200
 BAR_H = 16
 ROW_H = 24
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "mse"})
 _BATCH = re.compile(r"^batch_(\d+)$")
 _PCT = re.compile(r"^p(\d+(?:\.\d+)?)_ms$")
 
@@ -133,6 +137,29 @@ def _percentiles(entry: dict[str, Any]) -> list[tuple[str, float, float | None, 
     return [r[1:] for r in sorted(rows)]
 
 
+RAW_ENCODING = "base64(zlib(int64 little-endian))"
+MAX_RAW_TIMES = 1_000_000
+
+
+def _decode_times_ms(raw: dict[str, Any]) -> list[float] | None:
+    """Per-call times stored by the latency checks (`timing.encode_times`), in ms; None if malformed."""
+    if raw.get("encoding") != RAW_ENCODING or not isinstance(raw.get("data"), str):
+        return None
+    count = raw.get("count")
+    if not isinstance(count, int) or not 0 < count <= MAX_RAW_TIMES:
+        return None
+    try:
+        packed = zlib.decompressobj().decompress(base64.b64decode(raw["data"], validate=True), count * 8 + 1)
+    except (ValueError, zlib.error):
+        return None
+    if len(packed) != count * 8:
+        return None
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0}.get(str(raw.get("unit", "ns")))
+    if scale is None:
+        return None
+    return [v * scale for v in struct.unpack(f"<{count}q", packed)]
+
+
 def _distribution(evidence: dict[str, Any], batch: int) -> tuple[list[float], list[float]] | None:
     """(bin edges, counts) of the timed calls at one batch size, if the evidence carries them."""
     entry = evidence.get(f"batch_{batch}")
@@ -140,7 +167,7 @@ def _distribution(evidence: dict[str, Any], batch: int) -> tuple[list[float], li
         batches = evidence.get("batches")
         entry = batches.get(f"batch_{batch}", batches.get(str(batch))) if isinstance(batches, dict) else None
     if not isinstance(entry, dict):
-        return None
+        entry = {}
     hist = entry.get("histogram")
     if isinstance(hist, dict) and isinstance(hist.get("edges_ms"), list) and isinstance(hist.get("counts"), list):
         edges = [float(e) for e in hist["edges_ms"] if is_number(e)]
@@ -148,6 +175,11 @@ def _distribution(evidence: dict[str, Any], batch: int) -> tuple[list[float], li
         if len(edges) == len(counts) + 1 and counts:
             return edges, counts
     samples = entry.get("samples_ms")
+    raw = entry if entry.get("encoding") == RAW_ENCODING else None
+    if raw is None and isinstance(evidence.get("raw_times"), dict):
+        raw = evidence["raw_times"].get(f"batch_{batch}")
+    if not isinstance(samples, list) and isinstance(raw, dict):
+        samples = _decode_times_ms(raw)
     if isinstance(samples, list):
         values = sorted(float(s) for s in samples if is_number(s) and s > 0)
         if len(values) >= 2:
@@ -271,7 +303,7 @@ def _bars(
     return _svg(y + 22, title, body)
 
 
-def _clip(text: str, n: int = 24) -> str:
+def _clip(text: str, n: int = 23) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
@@ -285,7 +317,11 @@ def flip_rate_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = 
         (measured[k] for k in ("max_flip_rate", "threshold", "max_flip") if is_number(measured.get(k))),
         None,
     )
-    rows = [("all rows", float(rate), "over" if limit is not None and rate > limit else "ok", "")]
+    rows = [("judged (worst)", float(rate), "over" if limit is not None and rate > limit else "ok", "")]
+    for key, value in measured.items():
+        if str(key).endswith("_flip_rate") and key != "max_flip_rate" and is_number(value):
+            name = str(key)[: -len("_flip_rate")]
+            rows.append((f"{name} noise", float(value), "over" if limit is not None and value > limit else "ok", ""))
     for source in (measured, evidence):
         for key, value in source.items():
             if "flip" in str(key) and isinstance(value, dict):
@@ -302,9 +338,10 @@ def _slice_rows(data: Any, metric: str | None) -> tuple[list[dict[str, Any]], st
         for row in data:
             if not isinstance(row, dict):
                 continue
-            label = row.get("slice") or row.get("label")
+            col = row.get("column", row.get("feature", row.get("slice")))
+            grp = row.get("group")
+            label = row.get("label")
             if label is None:
-                col, grp = row.get("column", row.get("feature")), row.get("group", row.get("value_of"))
                 label = f"{col}={grp}" if col is not None and grp is not None else (grp if grp is not None else col)
             rows.append({"label": str(label), **row})
     elif isinstance(data, dict):
@@ -317,7 +354,7 @@ def _slice_rows(data: Any, metric: str | None) -> tuple[list[dict[str, Any]], st
             elif is_number(value):
                 rows.append({"label": str(key), "value": value})
     if metric is None:
-        skip = {"n", "size", "count", "rows", "judged", "passed", "ok", "gap", "support", "lower", "upper"}
+        skip = {"n", "size", "count", "rows", "judged", "passed", "ok", "gap", "support", "lower", "upper", "group"}
         names = {k for r in rows for k, v in r.items() if is_number(v) and k not in skip}
         names.discard("value")
         metric = sorted(names)[0] if len(names) == 1 else None
@@ -360,6 +397,8 @@ def slice_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = None
     rows = []
     for g in groups[:40]:
         passed = g.get("passed", g.get("ok"))
+        if passed is None and g.get("status") in ("ok", "pass", "fail"):
+            passed = g["status"] != "fail"
         if g["judged"] is False:
             cls, note = "muted", " (too small, not judged)"
         elif passed is False or (passed is None and bar is not None and g["value"] < bar):
@@ -371,6 +410,15 @@ def slice_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = None
     refs = [(bar, "bar")] if bar is not None else []
     if is_number(overall):
         refs.append((float(overall), "whole"))
+        gap = measured.get("max_gap")
+        if is_number(gap) and gap > 0:
+            lower_is_better = (metric or "") in LOWER_IS_BETTER
+            refs.append(
+                (
+                    float(overall) + (gap if lower_is_better else -gap),
+                    "whole \u2212 gap" if not lower_is_better else "whole + gap",
+                )
+            )
     unit = 1.0 if all(0 <= v <= 1 for _, v, _, _ in rows) else None
     return _bars(f"{metric or 'metric'} per slice group", rows, refs, unit_max=unit)
 
@@ -383,8 +431,9 @@ def baseline_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = N
         base, cand = source.get("baseline"), source.get("candidate")
         if isinstance(base, dict) and isinstance(cand, dict):
             pairs = [(k, float(base[k]), float(cand[k])) for k in base if is_number(base[k]) and is_number(cand.get(k))]
-        elif isinstance(source.get("metrics"), dict):
-            for name, entry in source["metrics"].items():
+        else:
+            table = source["metrics"] if isinstance(source.get("metrics"), dict) else source
+            for name, entry in table.items():
                 if isinstance(entry, dict) and is_number(entry.get("baseline")) and is_number(entry.get("candidate")):
                     pairs.append((str(name), float(entry["baseline"]), float(entry["candidate"])))
         if pairs:

@@ -41,6 +41,7 @@ from ._common import (
 
 EVIDENCE_CHARS = 4000
 MEASURED_ROWS = 60
+LONG_STRING = 1500
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,7 +118,7 @@ def _check(card: Scorecard, c: CheckRecord, *, charts: bool = True) -> dict[str,
         rows.append(("\u2026", f"{len(measured) - MEASURED_ROWS} more in the JSON scorecard"))
     evidence = ""
     if c.evidence:
-        evidence = json.dumps(c.evidence, indent=1, ensure_ascii=False)
+        evidence = json.dumps(_readable(c.evidence), indent=1, ensure_ascii=False)
         if len(evidence) > EVIDENCE_CHARS:
             evidence = evidence[:EVIDENCE_CHARS] + "\n\u2026 (truncated; the JSON scorecard holds all of it)"
     waiver = waiver_text(waiver_for(card, c.id)) if c.status == "waived" else ""
@@ -138,6 +139,19 @@ def _check(card: Scorecard, c: CheckRecord, *, charts: bool = True) -> dict[str,
         "duration": f"{c.duration_s:.2f} s" if is_number(c.duration_s) else "",
         "failing": c.status in FAILING,
     }
+
+
+def _readable(value: Any) -> Any:
+    """Evidence as a person reads it: encoded timing blobs and very long strings summarised."""
+    if isinstance(value, dict):
+        if value.get("encoding") == _svg.RAW_ENCODING and "data" in value:
+            return {**value, "data": f"({value.get('count', '?')} timings; in the JSON scorecard)"}
+        return {k: _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    if isinstance(value, str) and len(value) > LONG_STRING:
+        return value[:LONG_STRING] + f"\u2026 ({len(value)} characters in the JSON scorecard)"
+    return value
 
 
 def _mlts(mlts: Any) -> dict[str, Any] | None:
