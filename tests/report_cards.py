@@ -313,10 +313,31 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
         "mlts": {
             "sections": {"Data": 1.0, "Model": 2.5, "Infrastructure": 3.0, "Monitoring": 1.5},
             "score": 1.0,
+            "band": "Not totally untested, but it is worth considering the possibility of serious holes in reliability.",
             "tests": [
-                {"id": "Infra 1", "name": "Training is reproducible", "points": 1, "checks": ["RPR001"]},
-                {"id": "Monitor 7", "name": "Prediction quality has not regressed", "points": 0, "checks": []},
+                {
+                    "id": "Infra 1",
+                    "section": "Infrastructure",
+                    "title": "Training is reproducible",
+                    "covered_by": ["RPR001"],
+                    "points": 1.0,
+                    "state": "automated",
+                    "checks": {"RPR001": "pass"},
+                },
+                {
+                    "id": "Monitor 7",
+                    "section": "Monitoring",
+                    "title": "Prediction quality has not regressed",
+                    "covered_by": "not covered",
+                    "points": 0.5,
+                    "state": "attested",
+                    "checks": {},
+                    "attestation": {"note": "<b>PR #123</b>", "date": "2026-11-20"},
+                },
             ],
+            "covered": 1,
+            "total": 28,
+            "note": "1 of the 28 ML Test Score tests are covered by automated checks in this run's selection.",
         },
     }
     if not mlts:

@@ -231,3 +231,18 @@ def test_encoded_timings_and_long_strings_are_summarised_in_the_page():
     page = html.render(card)
     assert blob not in page and "602 timings; in the JSON scorecard" in page
     assert "x" * 1500 in page and "x" * 1501 not in page and "5000 characters in the JSON scorecard" in page
+
+
+def test_ml_test_score_band_and_per_test_table():
+    page = html.render(typical_card())
+    head = page[: page.index('<section id="checks">')]
+    assert "serious holes in reliability" in head  # the band, in the first screen
+    table = page[page.index('<section id="mlts">') :]
+    assert "1 of the 28 ML Test Score tests" in table
+    assert "Infra 1 Training is reproducible</td><td>automated</td>" in table and "RPR001 (PASS)" in table
+    assert "not covered; attested: note &lt;b&gt;PR #123&lt;/b&gt;, date 2026-11-20" in table
+    # without a band in the scorecard, the paper's band is derived from the score
+    card = typical_card()
+    del card.scores["mlts"]["band"]
+    card.scores["mlts"]["score"] = 2.5
+    assert "Reasonably tested" in html.render(card)

@@ -162,20 +162,30 @@ def _mlts(mlts: Any) -> dict[str, Any] | None:
     for t in mlts.get("tests") or []:
         if not isinstance(t, dict):
             continue
-        covered = t.get("checks") or t.get("covered_by") or []
-        attested = t.get("attestation") or t.get("attested")
-        text = ", ".join(map(str, covered)) if covered else ("attested" if attested else "not covered")
+        checks = t.get("checks")
+        if isinstance(checks, dict) and checks:
+            covered = ", ".join(f"{cid} ({STATUS_WORD.get(str(st), st)})" for cid, st in checks.items())
+        elif isinstance(checks, list) and checks:
+            covered = ", ".join(map(str, checks))
+        elif isinstance(t.get("covered_by"), list) and t["covered_by"]:
+            covered = ", ".join(map(str, t["covered_by"]))
+        else:
+            covered = "not covered"
+        attestation = t.get("attestation")
+        if isinstance(attestation, dict) and attestation:
+            covered += "; attested: " + ", ".join(f"{k} {v}" for k, v in attestation.items())
         tests.append(
             {
-                "name": " ".join(str(t[k]) for k in ("id", "section", "name", "title") if t.get(k) and k != "section")
-                or "?",
+                "name": " ".join(str(t[k]) for k in ("id", "title", "name") if t.get(k)) or "?",
+                "state": str(t.get("state", "")),
                 "points": fmt(t.get("points", t.get("score"))),
-                "covered": text,
+                "covered": covered,
             }
         )
     return {
         "score": fmt(mlts["score"]),
         "band": mlts_band(mlts),
+        "note": str(mlts.get("note") or ""),
         "sections": [
             (name, fmt(value.get("score") if isinstance(value, dict) else value)) for name, value in sections.items()
         ],
