@@ -158,3 +158,21 @@ def test_markdown_without_ml_test_score_and_when_released():
     assert "RELEASED" in text.splitlines()[0]
     assert "ML Test Score" not in text
     assert "Why blocked" not in text
+
+
+def test_sarif_locates_results_at_the_manifest_relative_to_the_repository():
+    card = typical_card()
+    card.bundle["manifest_uri"] = "models/churn/readiness.toml"
+    log = json.loads(sarif.render(card))
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
+    assert uris == {"models/churn/readiness.toml"}
+
+
+def test_the_engine_records_the_manifest_path_from_the_working_directory(example_bundle, monkeypatch):
+    from readiness.engine import manifest_uri
+
+    monkeypatch.chdir(example_bundle.parent)
+    assert manifest_uri(example_bundle / "readiness.toml") == f"{example_bundle.name}/readiness.toml"
+    monkeypatch.chdir(example_bundle)
+    assert manifest_uri(example_bundle / "readiness.toml") == "readiness.toml"
+    assert manifest_uri(None) is None
