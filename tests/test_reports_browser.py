@@ -127,7 +127,17 @@ def test_blocked_scorecard_with_charts_and_hostile_strings(browser, tmp_path):
     assert chart.is_displayed()
     browser.execute_script("arguments[0].scrollIntoView()", latency)
     _keep(browser, "blocked-latency-open.png", tmp_path)
-    # printable: Chromium lays it out on paper
+    # printable: on paper every check's details are shown, closed or not
+    closed = browser.find_element(By.ID, "ROB005")
+    slice_chart = closed.find_element(By.CSS_SELECTOR, "svg.chart")
+    height = "return arguments[0].getBoundingClientRect().height"
+    assert closed.get_attribute("open") is None and not slice_chart.is_displayed()
+    on_screen = browser.execute_script(height, closed)
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert browser.execute_script(height, closed) > on_screen + browser.execute_script(height, slice_chart)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     pdf = browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": False})
     assert base64.b64decode(pdf["data"]).startswith(b"%PDF")
 
