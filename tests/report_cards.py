@@ -233,6 +233,27 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             evidence={"waived_status": "fail"},
         ),
         _check(
+            "LAT005",
+            "No latency regression against the baseline",
+            "latency",
+            "major",
+            "pass",
+            "candidate within 10% of the baseline: batch 1: median x0.970 [0.950, 0.990], p95 x1.020",
+            measured={
+                "tolerance": 0.1,
+                "batch_1": {
+                    "blocks": 40,
+                    "calls_per_block": 50,
+                    "median_ratio": 0.97,
+                    "median_ratio_lower": 0.95,
+                    "median_ratio_upper": 0.99,
+                    "p95_ratio": 1.02,
+                    "p95_ratio_lower": 0.98,
+                    "p95_ratio_upper": 1.06,
+                },
+            },
+        ),
+        _check(
             "QLT001",
             "Primary metric meets the bar",
             "quality",

@@ -13,7 +13,7 @@ import pytest
 from report_cards import XSS, big_card, typical_card, with_hostile_strings
 
 from readiness.reports import html
-from readiness.reports._svg import baseline_chart, flip_rate_chart, latency_chart, slice_chart
+from readiness.reports._svg import baseline_chart, flip_rate_chart, latency_chart, ratio_chart, slice_chart
 from readiness.scorecard import Scorecard
 
 
@@ -112,6 +112,7 @@ def test_charts_appear_exactly_when_their_evidence_does():
         "Prediction flip rate under small perturbations",
         "roc_auc per slice group",
         "Latency per batch size: percentiles with confidence bounds against the SLO",
+        "Candidate latency relative to the baseline (ratio, with bounds)",
         "Baseline versus candidate",
     ]
     bare = copy.deepcopy(card)
@@ -164,6 +165,16 @@ def test_slice_chart_flags_the_failing_and_the_unjudged_groups():
     nested = {"sex": {"F": {"n": 10, "roc_auc": 0.95}, "M": {"n": 12, "roc_auc": 0.6}}}
     svg = slice_chart({"min_metric": 0.9, "slices": nested})
     assert "sex=M (n=12)" in svg and svg.count('class="bar over"') == 1
+
+
+def test_latency_ratio_chart_against_the_tolerance():
+    lat = typical_card().check("LAT005")
+    svg = ratio_chart(lat.measured)
+    assert "median" in svg and "p95" in svg and "limit \u00d71.1" in svg and 'class="point over"' not in svg
+    slower = copy.deepcopy(lat.measured)
+    slower["batch_1"].update(median_ratio=1.4, median_ratio_lower=1.3, median_ratio_upper=1.5)
+    assert ratio_chart(slower).count('class="point over"') == 1
+    assert ratio_chart(typical_card().check("LAT001").measured) is None
 
 
 def test_flip_rate_and_baseline_charts():

@@ -265,6 +265,61 @@ def latency_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = No
     return _svg(legend_y + 8, "Latency per batch size: percentiles with confidence bounds against the SLO", body)
 
 
+_RATIO = re.compile(r"^(\w+)_ratio$")
+
+
+def ratio_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = None) -> str | None:
+    """Candidate/baseline latency ratios per batch size with their bounds, against 1 + tolerance."""
+    groups = []
+    for batch, entry in _batches(measured):
+        rows = []
+        for key, value in entry.items():
+            m = _RATIO.match(str(key))
+            if m and is_number(value):
+                lo, hi = entry.get(f"{key}_lower"), entry.get(f"{key}_upper")
+                rows.append((m.group(1), float(value), lo if is_number(lo) else None, hi if is_number(hi) else None))
+        if rows:
+            groups.append((batch, rows))
+    if not groups:
+        return None
+    tolerance = measured.get("tolerance")
+    limit = 1.0 + float(tolerance) if is_number(tolerance) else None
+    values = [v for _, rows in groups for r in rows for v in r[1:] if v is not None]
+    values += [1.0] + ([limit] if limit is not None else [])
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or 0.1
+    scale = _Scale(max(lo - pad, 0.0), hi + pad, LABEL_W, WIDTH - RIGHT_PAD)
+    body: list[str] = []
+    y = 8.0 + 24
+    top = y
+    for batch, rows in groups:
+        body.append(f'<text class="label strong" x="4" y="{y + 14:.1f}">batch size {batch}</text>')
+        for i, (name, point, lower, upper) in enumerate(rows):
+            cy = y + 22 + i * ROW_H
+            over = limit is not None and (lower if lower is not None else point) > limit
+            body.append(f'<text class="label" x="{LABEL_W - 8}" y="{cy + 4:.1f}" text-anchor="end">{_t(name)}</text>')
+            if lower is not None and upper is not None:
+                body.append(
+                    f'<line class="bound" x1="{scale(lower):.1f}" y1="{cy:.1f}" x2="{scale(upper):.1f}" y2="{cy:.1f}"/>'
+                )
+            body.append(
+                f'<circle class="point{" over" if over else " ok"}" cx="{scale(point):.1f}" cy="{cy:.1f}" r="4"/>'
+            )
+            text = f"\u00d7{fmt(point)}" + (f" [{fmt(lower)}, {fmt(upper)}]" if lower is not None else "")
+            body.append(f'<text class="value" x="{WIDTH - RIGHT_PAD + 6}" y="{cy + 4:.1f}">{_t(text)}</text>')
+        y += len(rows) * ROW_H + 22
+        body.append(f'<line class="sep" x1="0" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}"/>')
+    refs = [(1.0, "same speed", "same"), *([(limit, f"limit \u00d7{fmt(limit)}", "ref")] if limit else [])]
+    for i, (value, label, cls) in enumerate(refs):
+        x = scale(value)
+        body.append(f'<line class="{cls}" x1="{x:.1f}" y1="{top - 10 + 12 * i:.1f}" x2="{x:.1f}" y2="{y:.1f}"/>')
+        body.append(
+            f'<text class="tick" x="{x - 3:.1f}" y="{top - 12 + 12 * i:.1f}" text-anchor="end">{_t(label)}</text>'
+        )
+    body.extend(_axis(scale, y + 4, y - top))
+    return _svg(y + 24, "Candidate latency relative to the baseline (ratio, with bounds)", body)
+
+
 # --------------------------------------------------------------------------- bars
 
 
@@ -296,7 +351,8 @@ def _bars(
     for i, (value, label) in enumerate(refs):
         x = scale(value)
         ty = 11 + 12 * i
-        body.append(f'<line class="ref" x1="{x:.1f}" y1="{ty + 3}" x2="{x:.1f}" y2="{y:.1f}"/>')
+        cls = "same" if label == "whole" else "ref"
+        body.append(f'<line class="{cls}" x1="{x:.1f}" y1="{ty + 3}" x2="{x:.1f}" y2="{y:.1f}"/>')
         shown = f"{value:.1%}" if percent else fmt(value)
         body.append(f'<text class="tick" x="{x - 3:.1f}" y="{ty}" text-anchor="end">{_t(label)} {_t(shown)}</text>')
     body.extend(_axis(scale, y + 2, y - 8 - 12 * len(refs), percent))
@@ -453,7 +509,7 @@ def baseline_chart(measured: dict[str, Any], evidence: dict[str, Any] | None = N
 def charts_for(check_id: str, category: str, measured: dict[str, Any], evidence: dict[str, Any]) -> list[str]:
     """Every chart this check's evidence supports, in a fixed order."""
     out = []
-    for fn in (latency_chart, flip_rate_chart, slice_chart, baseline_chart):
+    for fn in (latency_chart, ratio_chart, flip_rate_chart, slice_chart, baseline_chart):
         try:
             svg = fn(measured or {}, evidence or {})
         except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError):
