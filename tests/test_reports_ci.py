@@ -176,3 +176,15 @@ def test_the_engine_records_the_manifest_path_from_the_working_directory(example
     monkeypatch.chdir(example_bundle)
     assert manifest_uri(example_bundle / "readiness.toml") == "readiness.toml"
     assert manifest_uri(None) is None
+
+
+def test_markdown_stays_under_60_lines_with_many_reasons_and_expired_waivers():
+    card = big_card(200)
+    card.gate["reasons"] = [f"reason {i}" for i in range(40)]
+    card.waivers = [
+        {"check": f"ART{i:03d}", "reason": "r", "owner": "o", "expires": "2026-01-01", "state": "expired"}
+        for i in range(30)
+    ]
+    text = markdown.render(card)
+    assert len(text.splitlines()) < 60
+    assert "and 35 more" in text and "ART000" in text

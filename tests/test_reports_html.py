@@ -257,3 +257,13 @@ def test_ml_test_score_band_and_per_test_table():
     del card.scores["mlts"]["band"]
     card.scores["mlts"]["score"] = 2.5
     assert "Reasonably tested" in html.render(card)
+
+
+def test_the_verdict_banner_stays_short_when_many_checks_block():
+    card = typical_card()
+    card.gate["reasons"] = [f"CHK{i:03d} (major) could not run: " + "long detail " * 30 for i in range(10)]
+    page = html.render(card)
+    banner = page[page.index('id="verdict"') : page.index("</div>", page.index('id="verdict"'))]
+    assert banner.count("<li>") == 4 and "and 7 more" in banner
+    assert "CHK002" in banner and "CHK003" not in banner
+    assert max(len(li) for li in re.findall(r"<li>(.*?)</li>", banner)) <= 141

@@ -42,6 +42,8 @@ from ._common import (
 EVIDENCE_CHARS = 4000
 MEASURED_ROWS = 60
 LONG_STRING = 1500
+BANNER_REASONS = 3  # the verdict banner stays short on a phone; every finding is listed in full below
+REASON_CHARS = 140
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,7 +86,8 @@ def _view(card: Scorecard) -> dict[str, Any]:
         "verdict_icon": STATUS_ICON["pass"] if card.released else STATUS_ICON["fail"],
         "released": card.released,
         "fail_on": card.gate.get("fail_on", "major"),
-        "reasons": list(card.gate.get("reasons", [])),
+        "reasons_short": [_clip(str(r), REASON_CHARS) for r in card.gate.get("reasons", [])[:BANNER_REASONS]],
+        "reasons_more": max(len(card.gate.get("reasons", [])) - BANNER_REASONS, 0),
         "model_label": model_label(card),
         "task": card.model.get("task"),
         "sha256": card.model.get("sha256", ""),
@@ -139,6 +142,10 @@ def _check(card: Scorecard, c: CheckRecord, *, charts: bool = True) -> dict[str,
         "duration": f"{c.duration_s:.2f} s" if is_number(c.duration_s) else "",
         "failing": c.status in FAILING,
     }
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _readable(value: Any) -> Any:

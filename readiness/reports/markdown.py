@@ -29,6 +29,7 @@ from ._common import (
 )
 
 MAX_ROWS = 25
+MAX_REASONS = 5
 MAX_CELL = 160
 MARK = {"pass": "✅", "fail": "❌", "error": "⚠️", "inconclusive": "❔", "waived": "⏸️", "skip": "⏭️"}
 
@@ -69,9 +70,9 @@ def render(scorecard: Scorecard) -> str:
     if not card.released and card.gate.get("reasons"):
         lines.append("**Why blocked:**")
         reasons = card.gate["reasons"]
-        lines += [f"- {cell(r, 240)}" for r in reasons[:8]]
-        if len(reasons) > 8:
-            lines.append(f"- … and {len(reasons) - 8} more")
+        lines += [f"- {cell(r, 200)}" for r in reasons[:MAX_REASONS]]
+        if len(reasons) > MAX_REASONS:
+            lines.append(f"- … and {len(reasons) - MAX_REASONS} more (in the table below)")
         lines.append("")
     rows = [c for c in card.checks if c.status in (*FAILING, "waived")]
     blocking = set(card.gate.get("blocking", []))
@@ -108,7 +109,7 @@ def render(scorecard: Scorecard) -> str:
     else:
         lines += ["No check failed.", ""]
     expired = [w for w in card.waivers if w.get("state") == "expired"]
-    for w in expired:
+    for w in expired[:MAX_REASONS]:
         lines.append(
             f"- ❌ waiver for **{cell(w.get('check'))}** expired on {cell(w.get('expires'))} (owner {cell(w.get('owner'))})"
         )
