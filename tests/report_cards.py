@@ -332,13 +332,13 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
             "operational": 0.5,
         },
         "mlts": {
-            "sections": {"Data": 1.0, "Model": 2.5, "Infrastructure": 3.0, "Monitoring": 1.5},
+            "sections": {"Data": 1.0, "Model": 2.5, "Infra": 3.0, "Monitor": 1.5},
             "score": 1.0,
             "band": "Not totally untested, but it is worth considering the possibility of serious holes in reliability.",
             "tests": [
                 {
                     "id": "Infra 1",
-                    "section": "Infrastructure",
+                    "section": "Infra",
                     "title": "Training is reproducible",
                     "covered_by": ["RPR001"],
                     "points": 1.0,
@@ -347,7 +347,7 @@ def typical_card(*, released: bool = False, mlts: bool = True) -> Scorecard:
                 },
                 {
                     "id": "Monitor 7",
-                    "section": "Monitoring",
+                    "section": "Monitor",
                     "title": "Prediction quality has not regressed",
                     "covered_by": "not covered",
                     "points": 0.5,
