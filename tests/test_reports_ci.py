@@ -188,3 +188,19 @@ def test_markdown_stays_under_60_lines_with_many_reasons_and_expired_waivers():
     text = markdown.render(card)
     assert len(text.splitlines()) < 60
     assert "and 35 more" in text and "ART000" in text
+
+
+def test_every_format_renders_a_scorecard_with_odd_values():
+    """A hand-edited or older scorecard never crashes a renderer (`readiness report` must not exit 3)."""
+    from readiness.reports import FORMATS, render
+
+    card = typical_card()
+    card.checks[0].measured = [1, 2]
+    card.checks[0].evidence = "x"
+    card.checks[1].duration_s = "slow"
+    card.checks[3].measured = {"batch_1": [1], "flip_rate": "high", "slices": "s", "baseline": {"a": None}}
+    card.checks[4].evidence = {"raw_times": "zz", "groups": [None]}
+    card.scores["mlts"] = {"score": "x"}
+    card.waivers.append({"check": "X"})
+    for fmt in FORMATS:
+        assert render(fmt, card)

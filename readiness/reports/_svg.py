@@ -512,7 +512,7 @@ def charts_for(check_id: str, category: str, measured: dict[str, Any], evidence:
     for fn in (latency_chart, ratio_chart, flip_rate_chart, slice_chart, baseline_chart):
         try:
             svg = fn(measured or {}, evidence or {})
-        except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError):
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError):
             svg = None  # an odd shape never breaks the report: the tables below still show the numbers
         if svg:
             out.append(svg)

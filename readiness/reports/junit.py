@@ -7,14 +7,19 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 
 from ..scorecard import Scorecard
 from ._common import model_label, normalized, verdict, waiver_for, waiver_text
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _time(value: object) -> str:
-    return f"{float(value):.6f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "0"
+    return f"{float(value):.6f}" if _number(value) else "0"
 
 
 def _clean(text: object) -> str:
@@ -39,7 +44,7 @@ def render(scorecard: Scorecard) -> str:
         case = ET.SubElement(
             suite, "testcase", classname=_clean(c.category), name=_clean(f"{c.id} {c.title}"), time=_time(c.duration_s)
         )
-        total += float(c.duration_s or 0)
+        total += float(c.duration_s) if _number(c.duration_s) else 0.0
         body = _clean(c.message + (f"\n\nFix: {c.remediation}" if c.remediation else ""))
         if c.status in ("fail", "inconclusive"):
             counts["failures"] += 1
