@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean browsers
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ demo: venv
 	@echo "--- a bundle that is NOT ready (the gate must block it):"
 	$(BIN)/readiness check examples/not-ready --quiet --json out/not-ready.json; test $$? -eq 1
 
-test: venv
+test: venv browsers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
@@ -37,3 +37,12 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# Headless Chromium and its driver for the HTML scorecard's browser test (Debian packages).
+# Best effort: where they cannot be installed, that test is skipped and says why.
+browsers:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "browsers: could not install chromium and chromium-driver; the browser test will be skipped"; \
+	else echo "browsers: run 'apt-get install chromium chromium-driver' as root for the browser test"; fi

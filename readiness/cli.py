@@ -298,6 +298,9 @@ def _dedent(text: str) -> str:
 # Commands that live in their own modules register on `main` below, one block each.
 
 # -- report and diff commands (readiness/reports) --
+from .reports._cli import register as _register_report_commands  # noqa: E402
+
+_register_report_commands(main, _report_options, _write_reports, _guard)
 
 # -- init command (readiness/init.py) --
 from .init import init_command  # noqa: E402

@@ -204,6 +204,7 @@ def build_scorecard(
         environment=environment(bundle),
         bundle={
             "manifest": bundle.manifest_path.name if bundle.manifest_path else None,
+            "manifest_uri": manifest_uri(bundle.manifest_path),
             "serving": bundle.relpath(bundle.serving_path),
             "schema": bundle.relpath(bundle.schema_path),
             "reference": bundle.relpath(bundle.reference_path),
@@ -232,3 +233,15 @@ def _safe(fn: Any) -> bool:
         return True
     except Exception:  # noqa: BLE001 - task inference needs a loadable model
         return False
+
+
+def manifest_uri(path: Path | None) -> str | None:
+    """The manifest's path relative to the working directory (a repository's root in CI), for SARIF locations."""
+    if path is None:
+        return None
+    full = Path(path).resolve()
+    try:
+        relative = Path(os.path.relpath(full, Path.cwd().resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return full.as_uri()
+    return full.as_uri() if relative.startswith("../") else relative
