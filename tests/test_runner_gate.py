@@ -209,3 +209,12 @@ def test_a_class_count_mismatch_is_an_error_naming_sch004(tmp_path):
     assert result.status == "error"
     assert "3 classes are declared" in result.message and "SCH004" in result.message
     assert "crashed" not in result.message
+
+
+def test_reasons_lead_with_failures_then_what_could_not_run(bundle):
+    """A reviewer reads the root cause first: failures by severity, errors (often consequences) last."""
+    reg = _registry(XXXM001="error", XXXN002="fail", XXXA003="fail", XXXA004="inconclusive")
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    order = [reason.split(" ")[0] for reason in sc.gate["reasons"]]
+    assert order == ["XXXA003", "XXXA004", "XXXM001"]  # the minor XXXN002 is below fail_on = "major"
+    assert sc.gate["blocking"] == ["XXXA003", "XXXA004", "XXXM001"]
