@@ -44,7 +44,7 @@ def _rerun(ctx: Context, check_id: str) -> str:
         "logs and square roots against 0 and tiny values, or narrow the schema's bounds to what the model "
         "accepts and reject the rest at the server."
     ),
-    thresholds={"fuzz_max_examples": 200, "fuzz_max_seconds": 3.0},
+    thresholds={"fuzz_max_examples": 200, "fuzz_max_seconds": 10.0},
 )
 def fuzzing(ctx: Context) -> Result:
     """Schema-valid inputs (edge values first, then a seeded hypothesis search) never error and give outputs within contract.
@@ -66,7 +66,6 @@ def fuzzing(ctx: Context) -> Result:
         "edge_cases": report.edge_cases,
         "edge_failures": len(report.edge_failures),
         "search_examples": report.search_examples,
-        "search_rows": report.search_rows,
     }
     evidence: dict[str, Any] = {
         "generator": report.generator,
@@ -79,8 +78,7 @@ def fuzzing(ctx: Context) -> Result:
         evidence["notes"] = report.notes
     if not report.failed:
         return passed(
-            f"{report.edge_cases} edge cases and {report.search_rows} searched rows ({report.search_examples} "
-            f"hypothesis examples) scored without error, "
+            f"{report.edge_cases} edge cases and {report.search_examples} rows from a seeded hypothesis search scored without error, "
             f"with finite outputs within contract ({report.search_stopped})",
             measured,
             evidence,
