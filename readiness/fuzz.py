@@ -19,11 +19,13 @@ must be finite, and outputs must honour their declared contract (probabilities i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -448,7 +450,7 @@ def _bounds_strategy(doms: Sequence[Domain]) -> Any:
 
 
 def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
-    """Single-row DataFrames: pandera's strategy, else the bounds-based fallback."""
+    """Request rows (dicts): from pandera's strategies, else the bounds-based fallback."""
     from hypothesis import strategies as st
 
     cols = ctx.feature_columns
@@ -468,7 +470,7 @@ def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
                 # pandera's per-column element strategies (its checks compiled to hypothesis strategies), one
                 # request row per example: far cheaper than schema.strategy()'s DataFrames, same values
                 report.generator = "pandera"
-                return st.fixed_dictionaries(elements).map(lambda row: _frame(ctx, [row]))
+                return st.fixed_dictionaries(elements)
         report.generator = "bounds"
         report.notes.append(
             "pandera cannot generate data for "
@@ -478,7 +480,7 @@ def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
         checked = sorted({u.split(":")[0] for u in unexpressible} & set(cols))
         frame_checks = any(u.startswith("<dataframe>") for u in unexpressible)
         judge = schema if frame_checks else schema.select_columns(checked)
-        return _bounds_strategy(doms).map(lambda row: _frame(ctx, [row])).filter(lambda df: _schema_valid(judge, df))
+        return _bounds_strategy(doms).filter(lambda row: _schema_valid(judge, _frame(ctx, [row])))
     report.generator = "bounds"
     if schema is None:
         report.notes.append(
@@ -487,7 +489,7 @@ def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
         )
     else:
         report.notes.append("the schema does not cover every model feature; rows come from column bounds")
-    return _bounds_strategy(doms).map(lambda row: _frame(ctx, [row]))
+    return _bounds_strategy(doms)
 
 
 def _schema_valid(schema: Any, frame: pd.DataFrame) -> bool:
@@ -500,66 +502,107 @@ def _schema_valid(schema: Any, frame: pd.DataFrame) -> bool:
     return True
 
 
+_SEARCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Keep hypothesis from mixing literals of "local" modules into the values it draws.
+
+    Hypothesis draws, now and then, constants found in the source of every loaded module
+    outside site-packages (an editable install, the caller's own code and tests). Which
+    modules are loaded changes during a process's life, so the same seed would draw
+    different rows in a fresh process and in a long-lived one (pytest, a notebook). The
+    search is switched to hypothesis' global constants only; if its internals move, the
+    search still runs, only less reproducibly across processes.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        original = providers._get_local_constants
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):  # pragma: no cover - a future hypothesis
+        yield
+        return
+    empty = Constants()
+    with _SEARCH_LOCK:
+        providers._get_local_constants = lambda: empty
+        cache.clear()
+        try:
+            yield
+        finally:
+            providers._get_local_constants = original
+            cache.clear()
+
+
+def _find(strategy: Any, condition: Any, max_examples: int, seed: int) -> Any:
+    """hypothesis.find with a fixed seed, no example database and no health checks; None when nothing matches."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+    opts = settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        with warnings.catch_warnings(), _without_local_constants():
+            warnings.simplefilter("ignore")
+            return find(strategy, condition, settings=opts, random=random.Random(seed))
+    except (NoSuchExample, Unsatisfiable):
+        return None
+
+
 def _search(
     ctx: Context, strategy: Any, report: FuzzReport, max_examples: int, deadline: float, shrink_seconds: float
-) -> tuple[pd.DataFrame, Probe] | None:
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import Flaky, NoSuchExample, Unsatisfiable
+) -> dict[str, Any] | None:
+    """The seeded search; the shrunk failing row, or None.
 
-    state: dict[str, Any] = {"found": None, "shrink_until": None}
-
-    def condition(frame: pd.DataFrame) -> bool:
-        now = time.perf_counter()
-        if state["shrink_until"] is None:
-            if now > deadline:
-                return False
-            report.search_examples += 1
-        elif now > state["shrink_until"]:
-            return False
-        result = probe(ctx, frame)
-        if any(result.problems):
-            state["found"] = (frame, result)
-            if state["shrink_until"] is None:
-                state["shrink_until"] = now + shrink_seconds
-            return True
-        return False
+    Each round first lets hypothesis generate its rows and scores them in one batch (cheap);
+    only when one fails is the same seeded round replayed with the model as the oracle, so
+    hypothesis meets the same row again and shrinks it. Round sizes are fixed (10, 20, 40,
+    50, 50, ...), never derived from timing, so a seed always gives the same rows; the clock
+    is read between rounds only.
+    """
+    from hypothesis.errors import Flaky
 
     round_no = 0
     while report.search_examples < max_examples and time.perf_counter() < deadline:
-        # round sizes grow 10, 20, 40, 50, 50, ... (never from timing, so a seed always gives the same rows);
-        # the clock is checked between rounds and before each example is scored
         budget = min(SEARCH_ROUND, 10 * 2**round_no, max_examples - report.search_examples)
-        opts = settings(
-            max_examples=budget,
-            database=None,
-            deadline=None,
-            phases=[Phase.generate, Phase.shrink],
-            suppress_health_check=list(HealthCheck),
-        )
-        before = report.search_examples
-        minimal = None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                minimal = find(
-                    strategy, condition, settings=opts, random=random.Random(ctx.seed * 1_000_003 + round_no)
-                )
-        except (NoSuchExample, Unsatisfiable):
-            pass
-        except Flaky:  # the shrink budget ran out while hypothesis re-checked an example: keep the last failure
-            minimal = None
+        seed = ctx.seed * 1_000_003 + round_no
+        rows: list[dict[str, Any]] = []
+        _find(strategy, lambda row, rows=rows: rows.append(row) or False, budget, seed)
         round_no += 1
         report.search_rounds = round_no
-        if state["found"] is not None:
-            report.search_stopped = "found a counterexample"
-            if minimal is not None:
-                result = probe(ctx, minimal)
-                if any(result.problems):
-                    return minimal, result
-            return state["found"]
-        if report.search_examples == before:  # nothing valid could be generated
+        if not rows:
             report.search_stopped = "no valid example could be generated"
             return None
+        problems = probe(ctx, _frame(ctx, rows)).problems
+        bad = next((i for i, p in enumerate(problems) if p), None)
+        if bad is None:
+            report.search_examples += len(rows)
+            continue
+        report.search_examples += bad + 1
+        report.search_stopped = "found a counterexample"
+        state: dict[str, Any] = {"last": rows[bad]}
+        shrink_until = time.perf_counter() + shrink_seconds
+
+        def fails(row: dict[str, Any], state: dict[str, Any] = state, shrink_until: float = shrink_until) -> bool:
+            if time.perf_counter() > shrink_until:
+                return False
+            if probe(ctx, _frame(ctx, [row])).problems[0]:
+                state["last"] = row
+                return True
+            return False
+
+        try:
+            minimal = _find(strategy, fails, budget, seed)
+        except Flaky:  # the shrink budget ran out while hypothesis re-checked a row: keep the last failure
+            minimal = None
+        return minimal if minimal is not None else state["last"]
     report.search_stopped = "example budget spent" if report.search_examples >= max_examples else "time budget spent"
     return None
 
@@ -610,7 +653,7 @@ def run(
     ctx: Context,
     *,
     max_examples: int = 200,
-    max_seconds: float = 10.0,
+    max_seconds: float = 30.0,
     shrink_seconds: float = 2.0,
     edges: bool = True,
 ) -> FuzzReport:
@@ -646,12 +689,14 @@ def run(
         strategy = _strategy(ctx, doms, report)
         found = _search(ctx, strategy, report, max_examples, start + max_seconds, shrink_seconds)
         if found is not None:
-            frame, result = found
-            i = next(k for k, p in enumerate(result.problems) if p)
-            row = polish(ctx, doms, {k: _py(v) for k, v in frame.iloc[i].to_dict().items()})
+            shrunk = {k: _py(v) for k, v in found.items()}
+            row = polish(ctx, doms, shrunk)
             final = probe(ctx, _frame(ctx, [row]))
-            problem = final.problems[0] or result.problems[i]
-            report.counterexample = Finding("search", problem, row, final.outputs[0] or result.outputs[i])
+            if not final.problems[0]:  # cannot happen for a model that scores a row alone as in a batch
+                row, final = shrunk, probe(ctx, _frame(ctx, [shrunk]))
+            report.counterexample = Finding(
+                "search", final.problems[0] or "fails only within a batch", row, final.outputs[0]
+            )
             report.reproduce = reproduce_command(ctx, _frame(ctx, [row]))
     report.seconds = time.perf_counter() - start
     return report

@@ -347,3 +347,100 @@ def test_rob005_on_the_example_with_a_derived_slice(example_bundle: Path, invert
     toml.write_text(toml.read_text().replace('target = "label"', 'target = "label"\nslices = ["size_band"]'))
     rec = run_check(example_bundle, "ROB005")
     assert rec.status == ("fail" if invert else "pass"), rec.message
+
+
+def test_rob001_finds_nan_at_zero_in_the_example_model_for_every_seed(example_bundle: Path):
+    import onnx
+    from builders import with_nan_at_zero
+
+    ref = pd.read_csv(example_bundle / "reference.csv")
+    assert not (ref["area_error"] == 0).any()
+    columns = [c for c in ref.columns if c != "label"]
+    model = onnx.load(str(example_bundle / "model.onnx"))
+    onnx.save(with_nan_at_zero(model, columns.index("area_error")), str(example_bundle / "model.onnx"))
+    for seed in range(3):
+        rec = run_check(example_bundle, "ROB001", seed=seed)
+        assert rec.status == "fail", rec.message
+        assert rec.evidence["counterexample"]["row"]["area_error"] == 0.0
+        assert "area_error = 0.0" in rec.message
+
+
+def test_rob001_search_alone_shrinks_to_the_zero(tmp_path: Path):
+    from readiness import fuzz
+    from readiness.context import Context
+
+    reference = no_zeros(tabular_data())
+    bundle = load_bundle(write_bundle(tmp_path / "b", nan_at_zero_model(3), reference=reference))
+    report = fuzz.run(Context(bundle, seed=1), edges=False, max_examples=200)
+    assert report.failed and report.counterexample.phase == "search"
+    assert report.counterexample.row["f3"] == 0.0
+    assert report.reproduce and "f3" not in report.reproduce  # tensors, not column names
+
+
+# --------------------------------------------------------------------------- regression and categories
+def linear_regression_model(scale: float = 1.0, sine: bool = False):
+    from builders import make_model
+    from onnx import TensorProto
+
+    nodes = [helper.make_node("MatMul", ["input", "W"], ["y0"])]
+    if sine:
+        nodes += [
+            _const("freq", [1000.0], np.float32),
+            helper.make_node("Mul", ["y0", "freq"], ["fy"]),
+            helper.make_node("Sin", ["fy"], ["sy"]),
+            _const("amp", [100.0], np.float32),
+            helper.make_node("Mul", ["sy", "amp"], ["variable"]),
+        ]
+    else:
+        nodes += [helper.make_node("Identity", ["y0"], ["variable"])]
+    W = numpy_helper.from_array((np.arange(1, 5, dtype=np.float32) * scale).reshape(4, 1), "W")
+    return make_model(
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("variable", TensorProto.FLOAT, ["N", 1])],
+        [W],
+    )
+
+
+def _regression_bundle(path: Path, model) -> Path:
+    reference = tabular_data()
+    reference["label"] = reference[feature_names(4)].to_numpy() @ np.arange(1, 5)
+    serving = serving_config(4, outputs=[{"name": "variable", "kind": "regression"}])
+    manifest = {"model": {"task": "regression"}}
+    from builders import schema_yaml
+
+    schema = schema_yaml(reference.drop(columns="label"), target=None)
+    return write_bundle(path, model, reference=reference, serving=serving, schema=schema, manifest=manifest)
+
+
+@pytest.mark.parametrize("sine, status", [(False, "pass"), (True, "fail")])
+def test_rob002_on_regression_judges_how_far_predictions_move(tmp_path: Path, sine: bool, status: str):
+    rec = run_check(_regression_bundle(tmp_path / "b", linear_regression_model(sine=sine)), "ROB002")
+    assert rec.status == status, rec.message
+    assert "largest_output_change" in rec.evidence["perturbations"]["additive"]
+
+
+def test_rob004_unseen_category_of_a_coded_column(tmp_path: Path):
+    from builders import schema_yaml
+
+    reference = tabular_data()
+    reference["f3"] = (np.arange(len(reference)) % 3).astype(float)
+    text = schema_yaml(reference)
+    import pandera.pandas as pa
+
+    schema = pa.DataFrameSchema.from_yaml(text)
+    schema = schema.update_column("f3", checks=[pa.Check.isin([0.0, 1.0, 2.0])])
+    # a model that is NaN unless f3 is one of the known codes: log(2.5 - f3) is NaN above 2.5
+    nodes = _column(3, "x3") + [
+        _const("c", [2.5], np.float32),
+        helper.make_node("Sub", ["c", "x3"], ["d"]),
+        helper.make_node("Log", ["d"], ["ld"]),
+        helper.make_node("Add", ["logit", "ld"], ["logit_out"]),
+    ]
+    bundle = write_bundle(
+        tmp_path / "b", prob_model(4, extra_nodes=nodes), reference=reference, schema=schema.to_yaml()
+    )
+    rec = run_check(bundle, "ROB004")
+    assert rec.status == "fail", rec.message
+    first = rec.evidence["cases"][0]
+    assert (first["column"], first["case"], first["value"]) == ("f3", "unseen category", 3.0)

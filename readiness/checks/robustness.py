@@ -44,7 +44,7 @@ def _rerun(ctx: Context, check_id: str) -> str:
         "logs and square roots against 0 and tiny values, or narrow the schema's bounds to what the model "
         "accepts and reject the rest at the server."
     ),
-    thresholds={"fuzz_max_examples": 200, "fuzz_max_seconds": 10.0},
+    thresholds={"fuzz_max_examples": 200, "fuzz_max_seconds": 30.0},
 )
 def fuzzing(ctx: Context) -> Result:
     """Schema-valid inputs (edge values first, then a seeded hypothesis search) never error and give outputs within contract.
