@@ -7,8 +7,10 @@ must be finite, and outputs must honour their declared contract (probabilities i
 1. Edge cases, explicitly: each column at its bounds, at zero and at the smallest
    positive float32 where the bounds allow them, at each allowed category, with every
    other column at a typical value (the median, or the most frequent value).
-2. A seeded hypothesis search over schema-valid rows from pandera's
-   `schema.strategy()`, bounded in examples and seconds, shrinking what it finds.
+2. A seeded hypothesis search over schema-valid rows from pandera's per-column
+   strategies (the schema's checks compiled to hypothesis strategies, as
+   `schema.strategy()` uses them, without its per-DataFrame cost), bounded in
+   examples and seconds, shrinking what it finds.
    Where pandera's strategies cannot express a check (a custom check without a
    strategy), rows come from a generator built from the column bounds, filtered by
    the schema; without a schema, from the ranges of the rows the model is fed

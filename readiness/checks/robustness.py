@@ -51,8 +51,10 @@ def fuzzing(ctx: Context) -> Result:
 
     Edge cases come first: each column at its bounds, at zero and at the smallest positive
     float32 where allowed, at each allowed category, with the other columns at typical values.
-    Then hypothesis searches rows drawn from pandera's `schema.strategy()` with the run's seed,
-    within `fuzz_max_examples` examples and `fuzz_max_seconds` seconds, and shrinks what it finds.
+    Then hypothesis searches rows drawn from pandera's per-column strategies (the schema's checks
+    compiled to hypothesis strategies, as `schema.strategy()` uses them) with the run's seed, for
+    `fuzz_max_examples` rows (`fuzz_max_seconds` caps the time), and shrinks what it finds. Where
+    pandera cannot express a check, rows come from the column bounds, filtered by that check.
     Without a schema, rows come from the ranges of the reference data or of rows synthesised from
     the graph's inputs. A failure shows the counterexample row, the output and a command that
     reproduces it with onnxruntime alone.
