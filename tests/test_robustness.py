@@ -140,18 +140,44 @@ def test_rob001_model_only_clean_model_passes(tmp_path: Path):
     assert rec.evidence["generator"] == "bounds"
 
 
-def test_rob001_falls_back_to_bounds_when_pandera_cannot_express_a_check(tmp_path: Path):
+def sqrt_f0_model():
+    """NaN probabilities for a negative f0: logit + sqrt(f0)."""
+    nodes = _column(0, "x0") + [
+        helper.make_node("Sqrt", ["x0"], ["root"]),
+        helper.make_node("Add", ["logit", "root"], ["logit_out"]),
+    ]
+    return prob_model(4, extra_nodes=nodes)
+
+
+def _custom_check_bundle(path: Path, custom: bool):
+    """f0 in [-3, 3] and, with `custom`, also > 0 through a custom check pandera cannot generate data for."""
     import pandera.pandas as pa
 
-    write_bundle(tmp_path / "b", prob_model(4), manifest=QUICK)
-    bundle = load_bundle(tmp_path / "b")
+    reference = tabular_data()
+    reference["f0"] = reference["f0"].abs() + 0.01
+    write_bundle(path, sqrt_f0_model(), reference=reference, manifest=QUICK)
+    bundle = load_bundle(path)
     columns = {c: pa.Column(float, pa.Check.in_range(-3.0, 3.0)) for c in feature_names(4)}
-    columns["f0"] = pa.Column(float, [pa.Check.in_range(-3.0, 3.0), pa.Check(lambda s: s != 0.5, name="not_half")])
+    if custom:
+        columns["f0"] = pa.Column(float, [pa.Check.in_range(-3.0, 3.0), pa.Check(lambda s: s > 0, name="positive")])
     bundle.schema = pa.DataFrameSchema(columns)
-    rec = run_check(bundle, "ROB001")
+    return bundle
+
+
+def test_rob001_falls_back_to_bounds_when_pandera_cannot_express_a_check(tmp_path: Path):
+    rec = run_check(_custom_check_bundle(tmp_path / "b", custom=True), "ROB001")
+    # every row it tried, edge cases included, honoured the custom check: sqrt(f0) never saw a negative
     assert rec.status == "pass", rec.message
     assert rec.evidence["generator"] == "bounds"
-    assert any("f0: not_half" in n for n in rec.evidence["notes"])
+    assert any("f0: positive" in n for n in rec.evidence["notes"])
+    assert any("3 edge case(s) left out" in n for n in rec.evidence["notes"])
+    assert rec.measured["search_examples"] > 0
+
+
+def test_rob001_without_the_custom_check_the_negative_edge_fails(tmp_path: Path):
+    rec = run_check(_custom_check_bundle(tmp_path / "b", custom=False), "ROB001")
+    assert rec.status == "fail", rec.message
+    assert rec.evidence["counterexample"]["row"]["f0"] < 0
 
 
 # --------------------------------------------------------------------------- ROB002
