@@ -481,14 +481,7 @@ def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
         )
         valid = _validity(ctx)
         return _bounds_strategy(doms).filter(valid) if valid is not None else _bounds_strategy(doms)
-    report.generator = "bounds"
-    if schema is None:
-        report.notes.append(
-            "no schema: rows come from the ranges of "
-            + ("the reference data" if ctx.bundle.reference is not None else "rows synthesised from the graph's inputs")
-        )
-    else:
-        report.notes.append("the schema does not cover every model feature; rows come from column bounds")
+    report.generator = "bounds"  # run() has said where the bounds come from
     return _bounds_strategy(doms)
 
 
@@ -685,11 +678,13 @@ def run(
     doms, source = domains(ctx)
     report = FuzzReport(generator="", domain_source=source)
     if source != "schema":
-        report.notes.append(
-            "bounds and typical values come from "
-            + ("the reference data" if ctx.bundle.reference is not None else "rows synthesised from the graph's inputs")
-            + (" (the schema does not cover every feature)" if ctx.bundle.schema is not None else " (no schema)")
+        origin = (
+            "the reference data" if ctx.bundle.reference is not None else "rows synthesised from the graph's inputs"
         )
+        if ctx.bundle.schema is None:
+            report.notes.append(f"no schema: bounds and typical values come from the ranges of {origin}")
+        else:
+            report.notes.append(f"bounds of the features the schema lacks come from the ranges of {origin}")
     # 1. edge cases, all in one batch (retried row by row when the batch errors)
     valid = _validity(ctx)
     cases = edge_rows(doms) if edges else []

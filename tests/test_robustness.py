@@ -470,3 +470,13 @@ def test_rob004_unseen_category_of_a_coded_column(tmp_path: Path):
     assert rec.status == "fail", rec.message
     first = rec.evidence["cases"][0]
     assert (first["column"], first["case"], first["value"]) == ("f3", "unseen category", 3.0)
+
+
+def test_rob001_without_a_schema_takes_bounds_from_the_reference_data(tmp_path: Path):
+    reference = no_zeros(tabular_data())
+    bundle = write_bundle(tmp_path / "b", nan_at_zero_model(0), reference=reference, schema="")
+    rec = run_check(bundle, "ROB001")
+    assert rec.status == "fail", rec.message
+    assert rec.evidence["bounds_from"] == "data"
+    assert rec.evidence["counterexample"]["row"]["f0"] == 0.0
+    assert any("the reference data" in n for n in rec.evidence["notes"])

@@ -437,8 +437,10 @@ def slices(ctx: Context) -> Result:
     if task is None:
         return skipped("the task is unknown: set [model].task")
     minimum = ctx.threshold("min_metric") or {}
+    if not isinstance(minimum, dict):  # a bare number is a bar for the primary metric
+        minimum = {mx.PRIMARY[task]: float(minimum)}
     metric = next((m for m in minimum if m in mx.TASK_METRICS[task]), mx.PRIMARY[task])
-    bar = minimum.get(metric) if isinstance(minimum, dict) else None
+    bar = minimum.get(metric)
     min_size = int(ctx.threshold("slice_min_size"))
     max_gap = float(ctx.threshold("slice_max_gap"))
     higher = mx.HIGHER_IS_BETTER[metric]
