@@ -221,8 +221,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _row_output(pred: rt.Predictions | None, raw: dict[str, Any] | None, i: int) -> dict[str, Any]:
-    raw = raw if raw is not None else (pred.raw if pred is not None else {})
+def _row_output(raw: dict[str, Any], i: int) -> dict[str, Any]:
+    """Row i of every output tensor (or ZipMap list), JSON-safe."""
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if isinstance(value, np.ndarray):
@@ -281,7 +281,7 @@ def probe(ctx: Context, frame: pd.DataFrame) -> Probe:
             return Probe([f"runtime error: {type(exc).__name__}: {_short(exc)}"], [{}])
         parts = [probe(ctx, frame.iloc[i : i + 1]) for i in range(len(frame))]
         return Probe([p.problems[0] for p in parts], [p.outputs[0] for p in parts])
-    return Probe(row_problems(ctx, pred), [_row_output(pred, None, i) for i in range(len(frame))])
+    return Probe(row_problems(ctx, pred), [_row_output(pred.raw, i) for i in range(len(frame))])
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -339,7 +339,7 @@ class Finding:
 
 @dataclass
 class FuzzReport:
-    generator: str  # pandera | bounds | data
+    generator: str  # pandera | bounds | edge cases (the search did not run)
     domain_source: str
     edge_cases: int = 0
     edge_failures: list[Finding] = field(default_factory=list)
