@@ -151,6 +151,7 @@ class InputSpec(_Strict):
     shape: list[int]
     features: list[str] | None = None
     on_invalid: Literal["score", "reject"] = "score"
+    on_null: Literal["score", "reject"] = "score"  # what the server does with a null in a nullable column
 
 
 class OutputSpec(_Strict):

@@ -1,0 +1,726 @@
+"""Schema-driven fuzzing of a served model: edge values first, then a seeded hypothesis search.
+
+The oracle: a request row must score without a runtime error, every numeric output
+must be finite, and outputs must honour their declared contract (probabilities in
+[0, 1] summing to 1, labels within `classes`).
+
+1. Edge cases, explicitly: each column at its bounds, at zero and at the smallest
+   positive float32 where the bounds allow them, at each allowed category, with every
+   other column at a typical value (the median, or the most frequent value).
+2. A seeded hypothesis search over schema-valid rows from pandera's per-column
+   strategies (the schema's checks compiled to hypothesis strategies, as
+   `schema.strategy()` uses them, without its per-DataFrame cost), bounded in
+   examples and seconds, shrinking what it finds.
+   Where pandera's strategies cannot express a check (a custom check without a
+   strategy), rows come from a generator built from the column bounds, filtered by
+   the schema; without a schema, from the ranges of the rows the model is fed
+   (reference data, or rows synthesised from the graph's inputs).
+
+`run(ctx, max_examples=..., max_seconds=...)` returns a `FuzzReport`; ROB001 judges it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import runtime as rt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .context import Context
+
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest positive normal float32, 1.1754944e-38
+PROB_TOL = 1e-5  # probabilities may stray this far outside [0, 1] (float32 rounding)
+SUM_TOL = 1e-3  # and their rows may sum this far from 1
+SEARCH_ROUND = 50  # at most this many hypothesis examples (one request row each) per seeded search round
+
+
+# --------------------------------------------------------------------------- column domains
+@dataclass
+class Domain:
+    """What values one request column may take."""
+
+    name: str
+    kind: str  # float | int | bool | category | string | other
+    low: float | None = None
+    high: float | None = None
+    low_strict: bool = False
+    high_strict: bool = False
+    allowed: list[Any] | None = None
+    nullable: bool = False
+    typical: Any = None
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_strict and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_strict and value == self.high)):
+            return False
+        return True
+
+    def edges(self) -> list[Any]:
+        """Edge values of this column, each valid for the column."""
+        if self.allowed is not None:
+            return list(self.allowed)[:50]
+        if self.kind == "bool":
+            return [False, True]
+        if self.kind == "string":
+            return [""]
+        if self.kind not in ("float", "int"):
+            return []
+        out: list[Any] = []
+        if self.kind == "float":
+            f32 = np.float32
+            if self.low is not None:
+                low = float(np.nextafter(f32(self.low), f32(np.inf))) if self.low_strict else float(self.low)
+                out.append(low)
+            if self.high is not None:
+                high = float(np.nextafter(f32(self.high), f32(-np.inf))) if self.high_strict else float(self.high)
+                out.append(high)
+            candidates = [0.0, FLOAT32_TINY, -FLOAT32_TINY]
+        else:
+            if self.low is not None:
+                out.append(int(math.floor(self.low)) + (1 if self.low_strict and float(self.low).is_integer() else 0))
+            if self.high is not None:
+                out.append(int(math.ceil(self.high)) - (1 if self.high_strict and float(self.high).is_integer() else 0))
+            candidates = [0, 1, -1]
+        out += [v for v in candidates if self.contains(v)]
+        seen: list[Any] = []
+        for v in out:
+            if v not in seen and self.contains(v):
+                seen.append(v)
+        return seen
+
+
+_LOWER = {"greater_than_or_equal_to": False, "greater_than": True}
+_UPPER = {"less_than_or_equal_to": False, "less_than": True}
+
+
+def _kind(dtype: str) -> str:
+    dtype = dtype.lower()
+    if "bool" in dtype:
+        return "bool"
+    if "float" in dtype or "double" in dtype:
+        return "float"
+    if "int" in dtype:
+        return "int"
+    if "str" in dtype or "object" in dtype or "category" in dtype:
+        return "string"
+    return "other"
+
+
+def schema_domain(column: Any, name: str) -> Domain:
+    """A Domain read from a pandera Column's dtype and checks."""
+    dom = Domain(
+        name, _kind(str(getattr(column, "dtype", "float64"))), nullable=bool(getattr(column, "nullable", False))
+    )
+    for chk in getattr(column, "checks", []) or []:
+        stats = dict(getattr(chk, "statistics", {}) or {})
+        cname = getattr(chk, "name", "")
+        if cname == "in_range":
+            lo, hi = stats.get("min_value"), stats.get("max_value")
+            dom.low = lo if dom.low is None or (lo is not None and lo > dom.low) else dom.low
+            dom.high = hi if dom.high is None or (hi is not None and hi < dom.high) else dom.high
+            dom.low_strict = not stats.get("include_min", True)
+            dom.high_strict = not stats.get("include_max", True)
+        elif cname in _LOWER:
+            dom.low, dom.low_strict = stats.get("min_value"), _LOWER[cname]
+        elif cname in _UPPER:
+            dom.high, dom.high_strict = stats.get("max_value"), _UPPER[cname]
+        elif cname == "equal_to":
+            dom.allowed = [stats.get("value")]
+        elif cname == "isin":
+            dom.allowed = list(stats.get("allowed_values", []))
+    if dom.allowed is not None:
+        dom.kind = "category" if dom.kind in ("string", "other") else dom.kind
+    return dom
+
+
+def data_domain(series: Any) -> Domain:
+    """A Domain read from observed values: their range, or their distinct values."""
+    values = series.dropna()
+    dtype = str(series.dtype)
+    kind = _kind(dtype)
+    dom = Domain(str(series.name), kind, nullable=bool(series.isna().any()))
+    if kind in ("float", "int") and len(values):
+        dom.low, dom.high = float(values.min()), float(values.max())
+    elif kind in ("string", "bool", "other") and len(values):
+        try:
+            distinct = sorted(set(values.tolist()), key=str)
+        except TypeError:  # unhashable (array-valued) cells
+            distinct = None
+        if distinct is not None and len(distinct) <= 50:
+            dom.allowed, dom.kind = distinct, ("bool" if kind == "bool" else "category")
+    return dom
+
+
+def typical_value(series: Any, dom: Domain) -> Any:
+    values = series.dropna() if series is not None else None
+    if values is not None and len(values):
+        if dom.kind in ("float", "int"):
+            med = float(values.median())
+            return int(round(med)) if dom.kind == "int" else med
+        try:
+            return values.mode().iloc[0]
+        except TypeError:
+            return values.iloc[0]
+    if dom.allowed:
+        return dom.allowed[0]
+    if dom.kind in ("float", "int"):
+        lo = dom.low if dom.low is not None else (dom.high - 1 if dom.high is not None else 0.0)
+        hi = dom.high if dom.high is not None else lo + 1
+        mid = (lo + hi) / 2
+        return int(round(mid)) if dom.kind == "int" else float(mid)
+    return {"bool": False, "string": ""}.get(dom.kind)
+
+
+def domains(ctx: Context) -> tuple[list[Domain], str]:
+    """Per feature column, its domain, and where the domains came from (`schema` or `data`)."""
+    cols = ctx.feature_columns
+    sample = ctx.sample_frame
+    schema = ctx.bundle.schema
+    out: list[Domain] = []
+    source = "schema" if schema is not None else "data"
+    for col in cols:
+        if schema is not None and col in schema.columns:
+            dom = schema_domain(schema.columns[col], col)
+        else:
+            dom = data_domain(sample[col]) if col in sample.columns else Domain(col, "float")
+            if schema is not None:
+                source = "schema+data"
+        dom.typical = typical_value(sample[col] if col in sample.columns else None, dom)
+        out.append(dom)
+    return out, source
+
+
+# --------------------------------------------------------------------------- the oracle
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _row_output(raw: dict[str, Any], i: int) -> dict[str, Any]:
+    """Row i of every output tensor (or ZipMap list), JSON-safe."""
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if isinstance(value, np.ndarray):
+            out[name] = jsonable(value[i] if value.ndim else value)
+        elif isinstance(value, list) and i < len(value):
+            out[name] = jsonable(value[i])
+    return out
+
+
+def row_problems(ctx: Context, pred: rt.Predictions) -> list[str | None]:
+    """Per row, what is wrong with the model's output (None when nothing)."""
+    n = len(pred)
+    problems: list[list[str]] = [[] for _ in range(n)]
+    for name, value in pred.raw.items():
+        arr = np.asarray(value) if isinstance(value, np.ndarray) else None
+        if arr is None or arr.dtype.kind not in "fc" or arr.ndim == 0 or len(arr) != n:
+            continue
+        bad = ~np.isfinite(arr.reshape(n, -1)).all(axis=1)
+        for i in np.flatnonzero(bad):
+            problems[i].append(f"output {name!r} is not finite")
+    if pred.probabilities is not None:
+        p = np.asarray(pred.probabilities, dtype=np.float64)
+        finite = np.isfinite(p).all(axis=1)
+        outside = finite & ((p < -PROB_TOL) | (p > 1 + PROB_TOL)).any(axis=1)
+        badsum = finite & ~outside & (np.abs(p.sum(axis=1) - 1) > SUM_TOL)
+        for i in np.flatnonzero(~finite):
+            if not problems[i]:
+                problems[i].append("probabilities are not finite")
+        for i in np.flatnonzero(outside):
+            problems[i].append("probabilities outside [0, 1]")
+        for i in np.flatnonzero(badsum):
+            problems[i].append(f"probabilities sum to {p[i].sum():.6g}, not 1")
+    declared = [o for o in ctx.outputs if o.kind == "label" and o.classes]
+    if declared and pred.labels is not None:
+        classes = {str(c) for c in declared[0].classes}
+        for i, label in enumerate(np.asarray(pred.labels).tolist()):
+            if str(label) not in classes:
+                problems[i].append(f"label {label!r} is not one of classes {list(declared[0].classes)}")
+    return ["; ".join(p) if p else None for p in problems]
+
+
+@dataclass
+class Probe:
+    """The model's verdict on some rows: per row, a problem (or None) and the output."""
+
+    problems: list[str | None]
+    outputs: list[dict[str, Any]]
+
+
+def probe(ctx: Context, frame: pd.DataFrame) -> Probe:
+    """Score `frame` (as the server would) and judge every row; a batch that errors is retried row by row."""
+    try:
+        pred = ctx.predict(frame)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime and feeding raise many types
+        if len(frame) == 1:
+            return Probe([f"runtime error: {type(exc).__name__}: {_short(exc)}"], [{}])
+        parts = [probe(ctx, frame.iloc[i : i + 1]) for i in range(len(frame))]
+        return Probe([p.problems[0] for p in parts], [p.outputs[0] for p in parts])
+    return Probe(row_problems(ctx, pred), [_row_output(pred.raw, i) for i in range(len(frame))])
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- reproduction
+def _literal(value: Any) -> str:
+    """A Python literal for a JSON-safe value, with non-finite floats spelled float('nan')."""
+    text = repr(jsonable(value))
+    for name in ("nan", "inf", "-inf"):
+        text = text.replace(f"'{name}'", f"float('{name}')")
+    return text
+
+
+def reproduce_command(ctx: Context, row: pd.DataFrame) -> str:
+    """A one-line shell command that feeds `row` to the model with onnxruntime alone."""
+    import shlex
+
+    feeds = rt.to_feeds(row, ctx.inputs)
+    parts = []
+    for name, arr in feeds.items():
+        dtype = "object" if arr.dtype == object else str(arr.dtype)
+        values = arr.tolist()
+        if arr.dtype in (np.float32, np.float16):  # the shortest text that round-trips at this width
+            values = np.array([float(str(v)) for v in arr.ravel()]).reshape(arr.shape).tolist()
+        parts.append(f"{name!r}: np.array({_literal(values)}, dtype={dtype!r})")
+    model = ctx.bundle.relpath(ctx.bundle.model_path)
+    code = (
+        "import numpy as np, onnxruntime as ort; "
+        f"s = ort.InferenceSession({model!r}, providers=['CPUExecutionProvider']); "
+        f"print(s.run(None, {{{', '.join(parts)}}}))"
+    )
+    quoted = f'"{code}"' if not any(ch in code for ch in '"$`\\!') else shlex.quote(code)
+    return f"cd {shlex.quote(str(ctx.bundle.root))} && python -c {quoted}"
+
+
+# --------------------------------------------------------------------------- the search
+@dataclass
+class Finding:
+    phase: str  # edge | search
+    problem: str
+    row: dict[str, Any]
+    output: dict[str, Any]
+    column: str | None = None  # the column set to an edge value
+    value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"phase": self.phase, "problem": self.problem, "row": jsonable(self.row), "output": self.output}
+        if self.column is not None:
+            out["column"], out["value"] = self.column, jsonable(self.value)
+        return out
+
+
+@dataclass
+class FuzzReport:
+    generator: str  # pandera | bounds | edge cases (the search did not run)
+    domain_source: str
+    edge_cases: int = 0
+    edge_failures: list[Finding] = field(default_factory=list)
+    search_examples: int = 0
+    search_rounds: int = 0
+    search_stopped: str = ""  # why the search ended
+    counterexample: Finding | None = None
+    reproduce: str | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.counterexample is not None
+
+
+def _frame(ctx: Context, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(list(rows), columns=ctx.feature_columns)
+
+
+def _py(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def edge_rows(doms: Sequence[Domain]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(column, edge value, row) for every edge of every column, others at typical values."""
+    base = {d.name: d.typical for d in doms}
+    out = []
+    for dom in doms:
+        for value in dom.edges():
+            row = dict(base)
+            row[dom.name] = value
+            out.append((dom.name, value, row))
+    return out
+
+
+def _expressible(chk: Any) -> bool:
+    """Whether pandera can generate data for a check (a constraint or a strategy is registered for it)."""
+    import pandas as pd
+
+    try:
+        import pandera.backends.pandas.builtin_checks  # noqa: F401 - registers the built-in constraints
+        import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
+        from pandera.strategies import pandas_strategies as ps
+    except ImportError:  # pragma: no cover - pandera without hypothesis support
+        return False
+    key = (getattr(chk, "name", None), pd.Series)
+    constraints = getattr(ps, "CONSTRAINT_DISPATCHER", {})
+    return bool(
+        getattr(chk, "constraint", None)
+        or constraints.get(key)
+        or getattr(chk, "strategy", None)
+        or ps.STRATEGY_DISPATCHER.get(key)
+    )
+
+
+def _unexpressible(schema: Any, cols: Sequence[str]) -> list[str]:
+    """Checks (as 'column: check') that pandera cannot turn into a hypothesis strategy."""
+    found = []
+    for col in cols:
+        column = schema.columns.get(col)
+        for chk in getattr(column, "checks", []) or []:
+            if not _expressible(chk):
+                found.append(f"{col}: {getattr(chk, 'name', None) or 'custom check'}")
+    for chk in getattr(schema, "checks", []) or []:
+        found.append(f"<dataframe>: {getattr(chk, 'name', None) or 'custom check'}")
+    return found
+
+
+def _f32_inward(value: float | None, up: bool) -> float | None:
+    """`value` as the nearest float32 on the inside of a bound (hypothesis' width=32 needs exact bounds)."""
+    if value is None:
+        return None
+    f = np.float32(value)
+    if (up and float(f) < value) or (not up and float(f) > value):
+        f = np.nextafter(f, np.float32(np.inf if up else -np.inf))
+    return float(f)
+
+
+def _bounds_strategy(doms: Sequence[Domain]) -> Any:
+    from hypothesis import strategies as st
+
+    fields: dict[str, Any] = {}
+    for d in doms:
+        if d.allowed:
+            fields[d.name] = st.sampled_from(list(d.allowed))
+        elif d.kind == "float":
+            fields[d.name] = st.floats(
+                min_value=_f32_inward(d.low, up=True),
+                max_value=_f32_inward(d.high, up=False),
+                exclude_min=d.low_strict and d.low is not None,
+                exclude_max=d.high_strict and d.high is not None,
+                allow_nan=False,
+                allow_infinity=False,
+                width=32,
+            )
+        elif d.kind == "int":
+            lo = None if d.low is None else math.floor(d.low) + (1 if d.low_strict else 0)
+            hi = None if d.high is None else math.ceil(d.high) - (1 if d.high_strict else 0)
+            fields[d.name] = st.integers(min_value=lo, max_value=hi)
+        elif d.kind == "bool":
+            fields[d.name] = st.booleans()
+        elif d.kind == "string":
+            fields[d.name] = st.text(max_size=8)
+        else:
+            fields[d.name] = st.just(d.typical)
+    return st.fixed_dictionaries(fields)
+
+
+def _strategy(ctx: Context, doms: Sequence[Domain], report: FuzzReport) -> Any:
+    """Request rows (dicts): from pandera's strategies, else the bounds-based fallback."""
+    from hypothesis import strategies as st
+
+    cols = ctx.feature_columns
+    schema = ctx.bundle.schema
+    if schema is not None and all(c in schema.columns for c in cols):
+        unexpressible = _unexpressible(schema, cols)
+        if not unexpressible:
+            try:
+                from pandera.strategies.pandas_strategies import field_element_strategy
+
+                elements = {
+                    c: field_element_strategy(schema.columns[c].dtype, checks=schema.columns[c].checks) for c in cols
+                }
+            except Exception as exc:  # noqa: BLE001 - pandera raises several types for unsupported dtypes
+                unexpressible = [f"{type(exc).__name__}: {_short(exc, 120)}"]
+            else:
+                # pandera's per-column element strategies (its checks compiled to hypothesis strategies), one
+                # request row per example: far cheaper than schema.strategy()'s DataFrames, same values
+                report.generator = "pandera"
+                return st.fixed_dictionaries(elements)
+        report.generator = "bounds"
+        report.notes.append(
+            "pandera cannot generate data for "
+            + ", ".join(unexpressible[:10])
+            + "; rows come from the column bounds instead, filtered by those checks"
+        )
+        valid = _validity(ctx)
+        return _bounds_strategy(doms).filter(valid) if valid is not None else _bounds_strategy(doms)
+    report.generator = "bounds"  # run() has said where the bounds come from
+    return _bounds_strategy(doms)
+
+
+def _validity(ctx: Context) -> Any:
+    """A predicate `row -> bool` for the schema checks pandera cannot generate data for (None: there are none).
+
+    Edge cases, the bounds-based generator and the shrinking all keep to it, so every row
+    ROB001 reports is valid under the whole schema.
+    """
+    schema = ctx.bundle.schema
+    if schema is None:
+        return None
+    cols = [c for c in ctx.feature_columns if c in schema.columns]
+    unexpressible = _unexpressible(schema, cols)
+    if not unexpressible:
+        return None
+    checked = sorted({u.split(":")[0] for u in unexpressible} & set(cols))
+    judge = schema.select_columns(cols if any(u.startswith("<dataframe>") for u in unexpressible) else checked)
+    return lambda row: _schema_valid(judge, _frame(ctx, [row]))
+
+
+def _schema_valid(schema: Any, frame: pd.DataFrame) -> bool:
+    import pandera.errors as pe
+
+    try:
+        schema.validate(frame[[c for c in frame.columns if c in schema.columns]], lazy=False)
+    except (pe.SchemaError, pe.SchemaErrors):
+        return False
+    return True
+
+
+_SEARCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Keep hypothesis from mixing literals of "local" modules into the values it draws.
+
+    Hypothesis draws, now and then, constants found in the source of every loaded module
+    outside site-packages (an editable install, the caller's own code and tests). Which
+    modules are loaded changes during a process's life, so the same seed would draw
+    different rows in a fresh process and in a long-lived one (pytest, a notebook). The
+    search is switched to hypothesis' global constants only; if its internals move, the
+    search still runs, only less reproducibly across processes.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        original = providers._get_local_constants
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):  # pragma: no cover - a future hypothesis
+        yield
+        return
+    empty = Constants()
+    with _SEARCH_LOCK:
+        providers._get_local_constants = lambda: empty
+        cache.clear()
+        try:
+            yield
+        finally:
+            providers._get_local_constants = original
+            cache.clear()
+
+
+def _find(strategy: Any, condition: Any, max_examples: int, seed: int) -> Any:
+    """hypothesis.find with a fixed seed, no example database and no health checks; None when nothing matches."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+    opts = settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        with warnings.catch_warnings(), _without_local_constants():
+            warnings.simplefilter("ignore")
+            return find(strategy, condition, settings=opts, random=random.Random(seed))
+    except (NoSuchExample, Unsatisfiable):
+        return None
+
+
+def _search(
+    ctx: Context, strategy: Any, report: FuzzReport, max_examples: int, deadline: float, shrink_seconds: float
+) -> dict[str, Any] | None:
+    """The seeded search; the shrunk failing row, or None.
+
+    Each round first lets hypothesis generate its rows and scores them in one batch (cheap);
+    only when one fails is the same seeded round replayed with the model as the oracle, so
+    hypothesis meets the same row again and shrinks it. Round sizes are fixed (10, 20, 40,
+    50, 50, ...), never derived from timing, so a seed always gives the same rows; the clock
+    is read between rounds only.
+    """
+    from hypothesis.errors import Flaky
+
+    round_no = 0
+    while report.search_examples < max_examples and time.perf_counter() < deadline:
+        budget = min(SEARCH_ROUND, 10 * 2**round_no, max_examples - report.search_examples)
+        seed = ctx.seed * 1_000_003 + round_no
+        rows: list[dict[str, Any]] = []
+        _find(strategy, lambda row, rows=rows: rows.append(row) or False, budget, seed)
+        round_no += 1
+        report.search_rounds = round_no
+        if not rows:
+            report.search_stopped = "no valid example could be generated"
+            return None
+        problems = probe(ctx, _frame(ctx, rows)).problems
+        bad = next((i for i, p in enumerate(problems) if p), None)
+        if bad is None:
+            report.search_examples += len(rows)
+            continue
+        report.search_examples += bad + 1
+        report.search_stopped = "found a counterexample"
+        state: dict[str, Any] = {"last": rows[bad]}
+        shrink_until = time.perf_counter() + shrink_seconds
+
+        def fails(row: dict[str, Any], state: dict[str, Any] = state, shrink_until: float = shrink_until) -> bool:
+            if time.perf_counter() > shrink_until:
+                return False
+            if probe(ctx, _frame(ctx, [row])).problems[0]:
+                state["last"] = row
+                return True
+            return False
+
+        try:
+            minimal = _find(strategy, fails, budget, seed)
+        except Flaky:  # the shrink budget ran out while hypothesis re-checked a row: keep the last failure
+            minimal = None
+        return minimal if minimal is not None else state["last"]
+    report.search_stopped = "example budget spent" if report.search_examples >= max_examples else "time budget spent"
+    return None
+
+
+def _simpler(dom: Domain, value: Any) -> list[Any]:
+    """Simpler stand-ins for `value`, simplest first: zero, the integer towards zero, fewer decimals."""
+    if dom.allowed:
+        return [v for v in dom.allowed[:1] if v != value]
+    if dom.kind not in ("float", "int") or isinstance(value, bool):
+        return []
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return []
+    if not math.isfinite(v):
+        return []
+    out: list[Any] = [0.0, float(math.trunc(v)), round(v, 1), round(v, 2)]
+    if dom.kind == "int":
+        out = [0, math.trunc(v)]
+    seen: list[Any] = []
+    for c in out:
+        if c != v and c not in seen and dom.contains(c):
+            seen.append(c)
+    return seen
+
+
+def polish(ctx: Context, doms: Sequence[Domain], row: dict[str, Any], valid: Any = None) -> dict[str, Any]:
+    """Greedy shrinking of one failing row: replace each value by the simplest stand-in that still fails.
+
+    The stand-ins for one column are scored in one batch; two passes over the columns at most.
+    """
+    for _ in range(2):
+        changed = False
+        for dom in doms:
+            trials = []
+            for candidate in _simpler(dom, row.get(dom.name)):
+                trial = dict(row)
+                trial[dom.name] = candidate
+                if valid is None or valid(trial):
+                    trials.append(trial)
+            if not trials:
+                continue
+            problems = probe(ctx, _frame(ctx, trials)).problems
+            hit = next((t for t, p in zip(trials, problems, strict=True) if p), None)
+            if hit is not None:
+                row, changed = hit, True
+        if not changed:
+            break
+    return row
+
+
+def run(
+    ctx: Context,
+    *,
+    max_examples: int = 200,
+    max_seconds: float = 30.0,
+    shrink_seconds: float = 2.0,
+    edges: bool = True,
+) -> FuzzReport:
+    """Fuzz the model: edge cases first (unless `edges=False`), then a seeded, bounded hypothesis search."""
+    start = time.perf_counter()
+    doms, source = domains(ctx)
+    report = FuzzReport(generator="", domain_source=source)
+    if source != "schema":
+        origin = (
+            "the reference data" if ctx.bundle.reference is not None else "rows synthesised from the graph's inputs"
+        )
+        if ctx.bundle.schema is None:
+            report.notes.append(f"no schema: bounds and typical values come from the ranges of {origin}")
+        else:
+            report.notes.append(f"bounds of the features the schema lacks come from the ranges of {origin}")
+    # 1. edge cases, all in one batch (retried row by row when the batch errors)
+    valid = _validity(ctx)
+    cases = edge_rows(doms) if edges else []
+    if valid is not None and cases:
+        kept = [case for case in cases if valid(case[2])]
+        if len(kept) < len(cases):
+            report.notes.append(f"{len(cases) - len(kept)} edge case(s) left out: they fail a custom schema check")
+        cases = kept
+    report.edge_cases = len(cases)
+    if cases:
+        frame = _frame(ctx, [row for _, _, row in cases])
+        result = probe(ctx, frame)
+        for i, (col, value, row) in enumerate(cases):
+            if result.problems[i]:
+                report.edge_failures.append(
+                    Finding("edge", result.problems[i], row, result.outputs[i], column=col, value=value)
+                )
+    if report.edge_failures:
+        first = report.edge_failures[0]
+        report.counterexample = first
+        report.reproduce = reproduce_command(ctx, _frame(ctx, [first.row]))
+        report.search_stopped = "not run: the edge cases already failed"
+        report.generator = "edge cases"
+    else:
+        # 2. the seeded search
+        strategy = _strategy(ctx, doms, report)
+        found = _search(ctx, strategy, report, max_examples, start + max_seconds, shrink_seconds)
+        if found is not None:
+            shrunk = {k: _py(v) for k, v in found.items()}
+            row = polish(ctx, doms, shrunk, valid)
+            final = probe(ctx, _frame(ctx, [row]))
+            if not final.problems[0]:  # cannot happen for a model that scores a row alone as in a batch
+                row, final = shrunk, probe(ctx, _frame(ctx, [shrunk]))
+            report.counterexample = Finding(
+                "search", final.problems[0] or "fails only within a batch", row, final.outputs[0]
+            )
+            report.reproduce = reproduce_command(ctx, _frame(ctx, [row]))
+    report.seconds = time.perf_counter() - start
+    return report
