@@ -345,17 +345,26 @@ def test_rob005_passes_when_every_slice_is_good_and_reports_small_groups(tmp_pat
 
 def test_rob005_min_metric_bar_is_judged_per_group(tmp_path: Path):
     bundle = _sliced_bundle(tmp_path / "b", invert=False)
-    toml = bundle / "readiness.toml"
-    toml.write_text(toml.read_text() + "\n[policy.thresholds]\nmin_metric = { roc_auc = 0.999 }\n")
+    _set_thresholds(bundle, min_metric={"roc_auc": 0.999})
     rec = run_check(bundle, "ROB005")
     assert rec.status == "fail", rec.message
     assert "misses the bar 0.999" in rec.message
 
 
 # --------------------------------------------------------------------------- the example
+def _set_thresholds(bundle: Path, **values: object) -> None:
+    """Merge `values` into the manifest's [policy.thresholds] (which may already exist)."""
+    import tomli_w
+    import tomllib
+
+    toml = bundle / "readiness.toml"
+    table = tomllib.loads(toml.read_text())
+    table.setdefault("policy", {}).setdefault("thresholds", {}).update(values)
+    toml.write_text(tomli_w.dumps(table))
+
+
 def test_the_clean_example_passes_rob001_to_rob004(example_bundle: Path):
-    toml = example_bundle / "readiness.toml"
-    toml.write_text(toml.read_text() + "\n[policy.thresholds]\nfuzz_max_seconds = 1.0\n")
+    _set_thresholds(example_bundle, fuzz_max_seconds=1.0)
     scorecard, _ = evaluate(example_bundle, select=["ROB"])
     statuses = {c.id: c.status for c in scorecard.checks}
     assert statuses == {"ROB001": "pass", "ROB002": "pass", "ROB003": "pass", "ROB004": "pass", "ROB005": "skip"}
