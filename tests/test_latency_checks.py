@@ -23,7 +23,7 @@ from readiness.registry import default_registry
 from readiness.runtime import ProviderUnavailable
 from readiness.timing import decode_times, verify_providers
 
-FAST = {"latency_time_cap_s": 3.0, "latency_warmup_cap_s": 1.0, "latency_probe_runs": 5}
+FAST = {"latency_time_cap_s": 3.0, "latency_min_time_s": 0.1, "latency_warmup_cap_s": 1.0, "latency_probe_runs": 5}
 
 
 def padded_model(layers: int = 10, rows: int = 256, width: int = 256, n_features: int = 4) -> Any:

@@ -77,6 +77,8 @@ def test_look_schedule_starts_small_then_reaches_the_required_count():
     assert look_schedule(437, 4) == [30, 437, 874, 1748]
     assert look_schedule(8, 3) == [30, 60, 120]
     assert look_schedule(437, 1) == [437]
+    # a minimum measuring time raises every deciding look, never the early one
+    assert look_schedule(437, 3, floor=5000) == [30, 5000, 10000]
 
 
 def test_raw_times_round_trip_exactly():
@@ -86,3 +88,17 @@ def test_raw_times_round_trip_exactly():
     assert np.array_equal(decode_times(raw), times)
     with pytest.raises(ValueError):
         decode_times({**raw, "count": 5})
+
+
+def test_prebuilt_batches_are_c_ordered_and_cycle_through_the_rows():
+    import pandas as pd
+
+    from readiness.config import InputSpec
+    from readiness.timing import build_batches
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [10.0, 11.0, 12.0]})
+    spec = [InputSpec(name="x", dtype="float32", shape=[-1, 2], features=["a", "b"])]
+    batches = build_batches(frame, spec, 2)
+    assert len(batches) == 2
+    assert all(b["x"].flags["C_CONTIGUOUS"] and b["x"].shape == (2, 2) for b in batches)
+    assert batches[1]["x"][:, 0].tolist() == [2.0, 0.0]  # wraps around

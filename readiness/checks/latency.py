@@ -54,13 +54,14 @@ def _describe(times_ns: np.ndarray, keys: list[str], confidence: float) -> dict[
     return row
 
 
-def look_schedule(required: int, looks: int, first: int = 30) -> list[int]:
-    """Sample counts at which LAT001 looks: an early small look (enough to fail a clearly slow
-    model), then the count an upper bound needs, doubling at each later look."""
-    schedule = [first]
-    base = max(2 * first, required)
-    schedule += [base * 2**k for k in range(max(0, looks - 1))]
-    return schedule[:looks] if looks > 1 else [max(first, required)]
+def look_schedule(required: int, looks: int, first: int = 30, floor: int = 0) -> list[int]:
+    """Sample counts at which LAT001 looks, planned before sampling: an early small look (enough
+    to fail a clearly slow model), then at least the count an upper bound needs (and at least
+    `floor`, the calls that fill the minimum measuring time), doubling at each later look."""
+    if looks <= 1:
+        return [max(first, required, floor)]
+    base = max(2 * first, required, floor)
+    return [first] + [base * 2**k for k in range(looks - 1)]
 
 
 @check(
@@ -76,6 +77,8 @@ def look_schedule(required: int, looks: int, first: int = 30) -> list[int]:
         "latency_confidence": 0.95,
         "latency_max_looks": 4,
         "latency_time_cap_s": 20.0,
+        "latency_min_time_s": 1.0,
+        "latency_max_samples": 50_000,
         "latency_warmup_cap_s": 5.0,
     },
     exclusive=True,
@@ -88,7 +91,9 @@ def latency_percentiles(ctx: Any) -> Result:
     interval is put on the percentile. The check passes when the upper bound is within
     the budget and fails when the lower bound exceeds it; otherwise it samples more,
     looking again at pre-planned sample counts, up to `latency_time_cap_s` per batch
-    size, and then reports `inconclusive`. Repeated looks are paid for with a
+    size, and then reports `inconclusive`. Every deciding look measures for at least
+    `latency_min_time_s` (up to `latency_max_samples` calls), so a percentile is not
+    read off a few milliseconds of a shared machine's life. Repeated looks are paid for with a
     Bonferroni correction: each of the `latency_max_looks` looks uses confidence
     1 - (1 - latency_confidence) / latency_max_looks, so the chance that any look
     decides wrongly stays within 1 - latency_confidence. p99 at 95% needs at least
@@ -98,6 +103,8 @@ def latency_percentiles(ctx: Any) -> Result:
     confidence = _confidence(ctx)
     max_looks = max(1, int(ctx.threshold("latency_max_looks")))
     cap_s = float(ctx.threshold("latency_time_cap_s"))
+    min_time_s = float(ctx.threshold("latency_min_time_s"))
+    max_samples = int(ctx.threshold("latency_max_samples"))
     r = timing.rig(ctx, float(ctx.threshold("latency_warmup_cap_s")))
     budgets = _budgets(ctx)
     measured: dict[str, Any] = {}
@@ -116,7 +123,9 @@ def latency_percentiles(ctx: Any) -> Result:
         need = stats.min_samples(PERCENTILES["p99_ms"], confidence)
         for b in sizes:
             t = r.timer(b)
-            t.sample_until(need, time.perf_counter_ns() + int(cap_s * 1e9))
+            floor = int(min(max_samples, min_time_s * 1e9 / max(t.per_call_ns, 1.0)))
+            gc.collect()
+            t.sample_until(max(need, floor), time.perf_counter_ns() + int(cap_s * 1e9))
             measured[f"batch_{b}"] = _describe(t.array, keys, confidence)
             evidence["warmup"][f"batch_{b}"] = t.warmup
             evidence["raw_times"][f"batch_{b}"] = timing.encode_times(t.array)
@@ -139,8 +148,9 @@ def latency_percentiles(ctx: Any) -> Result:
         deadline = time.perf_counter_ns() + int(cap_s * 1e9)
         decisions: dict[str, str] = {}
         looks = 0
-        for target in look_schedule(required, max_looks):
-            t.sample_until(target, deadline)
+        floor = int(min(max_samples, min_time_s * 1e9 / max(t.per_call_ns, 1.0)))
+        for target in look_schedule(required, max_looks, floor=floor):
+            t.sample_until(min(target, max(max_samples, required)), deadline)
             looks += 1
             arr = t.array
             decisions = {
