@@ -48,7 +48,7 @@ def encode_times(ns: np.ndarray | list[int]) -> dict[str, Any]:
         "unit": "ns",
         "count": int(arr.size),
         "encoding": "base64(zlib(int64 little-endian))",
-        "data": base64.b64encode(zlib.compress(arr.tobytes(), 9)).decode("ascii"),
+        "data": base64.b64encode(zlib.compress(arr.tobytes(), 6)).decode("ascii"),
     }
 
 
