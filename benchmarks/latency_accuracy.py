@@ -11,7 +11,10 @@ In one run on this machine, for the breast-cancer example at batch 1 and 64:
   batch size, each timed with perf_counter_ns (gc paused, as in LAT001),
   percentiles by numpy "inverted_cdf".
 The two alternate for --rounds rounds so machine drift hits both; the ratios
-ours/independent are medians over the rounds. The check's overhead is LAT001's
+ours/independent are medians over the rounds. On a busy shared machine drift
+between rounds dominates, so an interleaved control also times LAT001's timing path
+(its session, pre-built batches and timed loop) against the independent loop in
+alternating chunks, where drift cancels. The check's overhead is LAT001's
 duration divided by the sum of its timed calls (all batch sizes).
 """
 
@@ -100,6 +103,50 @@ def independent(bundle: Path, calls: dict[int, int]) -> dict[int, dict[str, floa
     return out
 
 
+def interleaved_control(bundle: Path, chunks: int = 20, calls: int = 1000) -> dict[int, float]:
+    """Ratio of medians, LAT001's timing path (its session, batches and timed loop) over the
+    independent loop, alternating in chunks of `calls` calls: machine drift cancels, so this
+    isolates any difference in how the two measure."""
+    import onnxruntime as ort
+    import pandas as pd
+
+    from readiness.bundle import load_bundle
+    from readiness.context import Context
+    from readiness.timing import _timed_calls, build_batches
+
+    ctx = Context(load_bundle(bundle))
+    mine_session = ctx.new_session()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    sess = ort.InferenceSession(str(bundle / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    x = pd.read_csv(bundle / "reference.csv").drop(columns=["label"]).to_numpy(dtype=np.float32)
+    out = {}
+    for b in BATCHES:
+        mine_batches = build_batches(ctx.sample_frame, ctx.inputs, b)
+        feeds = [{"input": x[(i * b + np.arange(b)) % len(x)]} for i in range(8)]
+        _timed_calls(mine_session, mine_batches, 500, None)
+        for i in range(500):
+            sess.run(None, feeds[i % 8])
+        mine, theirs = [], []
+        for _ in range(chunks):
+            mine += _timed_calls(mine_session, mine_batches, calls, None)
+            times = []
+            gc.disable()
+            for i in range(calls):
+                f = feeds[i % 8]
+                t0 = time.perf_counter_ns()
+                sess.run(None, f)
+                times.append(time.perf_counter_ns() - t0)
+            gc.enable()
+            theirs += times
+        out[b] = float(np.median(mine) / np.median(theirs))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -127,6 +174,11 @@ def main() -> None:
             print(
                 f"  batch {b:3d} {q}: {statistics.median(values):.3f}  (rounds: {', '.join(f'{v:.3f}' for v in values)})"
             )
+        control = interleaved_control(bundle)
+        print(
+            "interleaved control (LAT001's session, batches and loop vs the independent loop, alternating "
+            "chunks of 1000 calls; ratio of medians): " + ", ".join(f"batch {b}: {v:.3f}" for b, v in control.items())
+        )
         print(
             f"LAT001 overhead: total time / sum of timed calls = {statistics.median(overheads):.1f}x "
             f"(rounds: {', '.join(f'{v:.1f}' for v in overheads)})"
