@@ -195,7 +195,12 @@ def latency_percentiles(ctx: Any) -> Result:
     requires=["session"],
     mlts=MLTS,
     remediation="Raise max_batch_size, use more intra-op threads, or make the model cheaper.",
-    thresholds={"latency_confidence": 0.95, "latency_throughput_samples": 200, "latency_time_cap_s": 20.0},
+    thresholds={
+        "latency_confidence": 0.95,
+        "latency_throughput_samples": 200,
+        "latency_time_cap_s": 20.0,
+        "latency_warmup_cap_s": 5.0,
+    },
     exclusive=True,
 )
 def throughput(ctx: Any) -> Result:
@@ -209,7 +214,7 @@ def throughput(ctx: Any) -> Result:
 
     confidence = _confidence(ctx)
     b = ctx.max_batch_size
-    r = timing.rig(ctx, float(ctx.threshold("latency_warmup_cap_s", 5.0)))
+    r = timing.rig(ctx, float(ctx.threshold("latency_warmup_cap_s")))
     t = r.timer(b)
     cap_s = float(ctx.threshold("latency_time_cap_s"))
     gc.collect()
@@ -380,6 +385,7 @@ def _regression_batch_sizes(ctx: Any) -> list[int]:
         "latency_regression_tolerance": 0.10,
         "latency_regression_blocks": 40,
         "latency_confidence": 0.95,
+        "latency_warmup_cap_s": 5.0,
     },
     exclusive=True,
 )
@@ -398,8 +404,9 @@ def regression(ctx: Any) -> Result:
     base_ctx = ctx.baseline
     confidence = _confidence(ctx)
     tolerance = float(ctx.threshold("latency_regression_tolerance"))
-    n_blocks = max(4, int(ctx.threshold("latency_regression_blocks")))
-    warm_cap = float(ctx.threshold("latency_warmup_cap_s", 5.0))
+    # at least as many block pairs as a two-sided bound on their median needs (5 at 95%)
+    n_blocks = max(stats.min_samples(0.5, confidence), int(ctx.threshold("latency_regression_blocks")))
+    warm_cap = float(ctx.threshold("latency_warmup_cap_s"))
     cand = timing.rig(ctx, warm_cap)
     try:
         base = timing.rig(base_ctx, warm_cap)
@@ -418,8 +425,8 @@ def regression(ctx: Any) -> Result:
     verdicts: dict[int, str] = {}
     for b in _regression_batch_sizes(ctx):
         tc, tb = cand.timer(b), base.timer(b)
-        slower = max(np.median(tc.samples[-50:] or [1]), np.median(tb.samples[-50:] or [1]), 1)
-        per_block = int(np.clip(2_000_000 // slower, 5, 50))
+        slower = max(tc.per_call_ns, tb.per_call_ns, 1.0)  # from the warm-up
+        per_block = int(np.clip(2_000_000 // slower, 5, 50))  # blocks of about 2 ms, 5 to 50 calls
         c_times = np.empty((n_blocks, per_block), dtype=np.int64)
         b_times = np.empty((n_blocks, per_block), dtype=np.int64)
         order = []
