@@ -240,3 +240,28 @@ def test_an_identical_copy_passes_without_a_false_alarm_in_20_seeded_repetitions
         statuses.append(result.status)
         assert result.status != "fail", (seed, result.message)
     assert statuses.count("pass") >= 18, statuses
+
+
+def test_a_time_cap_too_short_to_bound_p99_is_inconclusive_never_a_pass(tmp_path):
+    # ~7 ms a call and a 50 ms cap: far fewer calls than a p99 upper bound needs
+    path = bundle(
+        tmp_path / "capped",
+        padded_model(),
+        slo={"latency": [{"batch_size": 1, "p99_ms": 10_000}]},
+        thresholds={"latency_time_cap_s": 0.05, "latency_warmup_cap_s": 0.05},
+    )
+    rec = run(path, "LAT001")["LAT001"]
+    assert rec.status == "inconclusive", rec.message
+    row = rec.measured["batch_1"]
+    assert row["p99_ms_upper"] is None and row["samples"] < 299
+    assert "within the sampling cap" in rec.message
+
+
+def test_a_baseline_asking_for_a_missing_provider_is_a_plain_skip(tmp_path):
+    base_cfg = serving_config(max_batch_size=1)
+    base_cfg["runtime"] = {"providers": ["CUDAExecutionProvider"]}
+    write_bundle(tmp_path / "baseline", prob_model(4), serving=base_cfg)
+    path = bundle(tmp_path / "candidate", manifest={"baseline": {"manifest": "../baseline/readiness.toml"}})
+    rec = run(path, "LAT005")["LAT005"]
+    assert rec.status == "skip", rec.message
+    assert "baseline" in rec.message and "CUDAExecutionProvider" in rec.message
