@@ -290,6 +290,7 @@ def probe_fresh_processes(ctx: Any, runs: int, serve_calls: int = 5, timeout_s: 
         runtime = ctx.runtime_spec or rt.RuntimeSpec()
         ctx.session  # noqa: B018 - raises ProviderUnavailable / ModelLoadError before any child starts
         batch = build_batches(ctx.sample_frame, ctx.inputs, ctx.max_batch_size, distinct=1)[0]
+        rt.run(ctx.session, batch)  # a model that refuses the rows says so here, not as a child's traceback
         names = list(batch)
         with tempfile.TemporaryDirectory(prefix="readiness-probe-") as tmp:
             feeds_path = Path(tmp) / "feeds.npz"

@@ -213,6 +213,15 @@ def test_load_time_and_memory_in_fresh_processes(tmp_path):
     assert bad["LAT004"].measured["peak_rss_mb_max"] > 150
 
 
+def test_a_model_that_refuses_the_served_rows_is_an_error_naming_the_contract_not_a_child_traceback(tmp_path):
+    cfg = serving_config(max_batch_size=1, resources={"max_load_ms": 5000, "max_memory_mb": 150})
+    cfg["inputs"][0]["dtype"] = "float64"  # the graph takes float32
+    path = write_bundle(tmp_path / "b", serving=cfg, manifest={"policy": {"thresholds": dict(FAST)}})
+    for rec in run(path, "LAT003", "LAT004").values():
+        assert rec.status == "error"
+        assert "SCH001" in rec.message and "crashed" not in rec.message and "probe" not in rec.message
+
+
 # --------------------------------------------------------------------------- LAT005
 def _pair(tmp_path: Path, candidate: Any) -> Path:
     write_bundle(tmp_path / "baseline", prob_model(4), serving=serving_config(max_batch_size=1))
