@@ -218,3 +218,18 @@ def test_reasons_lead_with_failures_then_what_could_not_run(bundle):
     order = [reason.split(" ")[0] for reason in sc.gate["reasons"]]
     assert order == ["XXXA003", "XXXA004", "XXXM001"]  # the minor XXXN002 is below fail_on = "major"
     assert sc.gate["blocking"] == ["XXXA003", "XXXA004", "XXXM001"]
+
+
+def test_the_terminal_folds_a_long_list_of_blocking_checks(bundle):
+    import io
+
+    from readiness.reports.terminal import MAX_REASONS, plain
+
+    reg = _registry(XXXA001="fail", **{f"XXXM{i:03d}": "error" for i in range(2, 10)})
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    out = io.StringIO()
+    plain(sc, out, quiet=True)
+    notes = [line for line in out.getvalue().splitlines() if line.startswith("  - ")]
+    assert len(notes) == MAX_REASONS + 1
+    assert notes[0].startswith("  - XXXA001 (blocker) failed")
+    assert notes[-1] == "  - and 4 more blocking: XXXM006, XXXM007, XXXM008, XXXM009 (details in the scorecard)"

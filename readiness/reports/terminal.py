@@ -24,6 +24,9 @@ STATUS_WORD = {
 }
 
 
+MAX_REASONS = 5
+
+
 def verdict_line(scorecard: Scorecard) -> str:
     model = scorecard.model
     name = f"{model.get('name')}" + (f" {model['version']}" if model.get("version") else "")
@@ -60,6 +63,9 @@ def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
 def _notes(scorecard: Scorecard) -> list[str]:
     """Why the gate blocked, and waivers worth a look (unused ones can be removed)."""
     lines = list(scorecard.gate.get("reasons", [])) if not scorecard.released else []
+    if len(lines) > MAX_REASONS:  # root causes come first (see gate.decide); the rest are usually consequences
+        rest = [reason.split(" ", 1)[0] for reason in lines[MAX_REASONS:]]
+        lines = lines[:MAX_REASONS] + [f"and {len(rest)} more blocking: {', '.join(rest)} (details in the scorecard)"]
     for w in scorecard.waivers:
         if w.get("state") == "unused":
             lines.append(f"waiver for {w['check']} is unused: {w.get('note', '')}")
