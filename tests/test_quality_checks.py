@@ -30,8 +30,27 @@ def _run(bundle: Path, *select: str):
     return card
 
 
-def _append(manifest: Path, text: str) -> None:
-    manifest.write_text(manifest.read_text() + "\n" + text + "\n")
+def _set_threshold(bundle: Path, name: str, value: object) -> None:
+    import tomli_w
+    import tomllib
+
+    toml = bundle / "readiness.toml"
+    table = tomllib.loads(toml.read_text())
+    table.setdefault("policy", {}).setdefault("thresholds", {})[name] = value
+    toml.write_text(tomli_w.dumps(table))
+
+
+def _set_baseline(bundle: Path, manifest: str | None) -> None:
+    """Point the bundle's [baseline].manifest at `manifest`, or remove [baseline] (None)."""
+    import tomli_w
+    import tomllib
+
+    toml = bundle / "readiness.toml"
+    table = tomllib.loads(toml.read_text())
+    table.pop("baseline", None)
+    if manifest is not None:
+        table["baseline"] = {"manifest": manifest}
+    toml.write_text(tomli_w.dumps(table))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +74,7 @@ def noisy_candidate(example_bundle: Path, noisy_model_bytes: bytes) -> Path:
     cand = example_bundle.parent / "candidate"
     shutil.copytree(example_bundle, cand)
     (cand / "model.onnx").write_bytes(noisy_model_bytes)
-    _append(cand / "readiness.toml", '[baseline]\nmanifest = "../breast-cancer/readiness.toml"')
+    _set_baseline(cand, "../breast-cancer/readiness.toml")
     return cand
 
 
@@ -119,7 +138,7 @@ def test_qlt002_fails_a_worse_candidate_against_the_example_baseline(noisy_candi
 def test_qlt002_passes_a_copy_of_the_example_against_itself(example_bundle):
     copy = example_bundle.parent / "copy"
     shutil.copytree(example_bundle, copy)
-    _append(copy / "readiness.toml", '[baseline]\nmanifest = "../breast-cancer/readiness.toml"')
+    _set_baseline(copy, "../breast-cancer/readiness.toml")
     record = _run(copy, "QLT002").check("QLT002")
     assert record.status == "pass", record.message
     assert record.measured["roc_auc"]["regression_absolute"] == 0
@@ -127,21 +146,16 @@ def test_qlt002_passes_a_copy_of_the_example_against_itself(example_bundle):
 
 
 def test_qlt002_relative_threshold_can_fail_where_the_absolute_one_passes(noisy_candidate):
-    toml = noisy_candidate / "readiness.toml"
-    toml.write_text(
-        toml.read_text().replace(
-            "min_metric = { roc_auc = 0.90 }",
-            "min_metric = { roc_auc = 0.90 }\nmax_regression = { roc_auc = { absolute = 1.0, relative = 0.05 } }",
-        )
-    )
+    _set_threshold(noisy_candidate, "max_regression", {"roc_auc": {"absolute": 1.0, "relative": 0.05}})
     record = _run(noisy_candidate, "QLT002").check("QLT002")
     assert record.status == "fail"
     assert "relative" in record.message and "absolute" not in record.message.split("worse by")[1]
-    toml.write_text(toml.read_text().replace("relative = 0.05", "relative = 1.0"))
+    _set_threshold(noisy_candidate, "max_regression", {"roc_auc": {"absolute": 1.0, "relative": 1.0}})
     assert _run(noisy_candidate, "QLT002").check("QLT002").status == "pass"
 
 
 def test_qlt002_without_baseline_is_skipped_and_require_makes_it_block(example_bundle):
+    _set_baseline(example_bundle, None)
     card = _run(example_bundle, "QLT002")
     assert card.check("QLT002").status == "skip"
     assert "[baseline].manifest" in card.check("QLT002").message
@@ -220,7 +234,9 @@ def test_ops_checks_pass_on_the_example(example_bundle):
     card = _run(example_bundle, "OPS")
     assert card.check("OPS001").status == "pass"
     assert card.check("OPS002").status == "pass"
-    assert card.check("OPS003").status == "skip"  # no baseline, so no rollback target to verify
+    assert card.check("OPS003").status == "pass"  # production/ is the rollback target
+    _set_baseline(example_bundle, None)
+    assert _run(example_bundle, "OPS003").check("OPS003").status == "skip"  # nothing to roll back to
 
 
 def test_ops001_fails_without_a_model_card(tmp_path):
@@ -247,9 +263,7 @@ def test_ops002_fails_without_monitoring_and_on_uncovered_or_misspelt_features(t
 
 
 def test_ops003_passes_with_a_loadable_baseline_and_fails_with_a_broken_one(example_bundle):
-    prod = example_bundle.parent / "production"
-    shutil.copytree(example_bundle, prod)
-    _append(example_bundle / "readiness.toml", '[baseline]\nmanifest = "../production/readiness.toml"')
+    prod = example_bundle / "production"  # the example's baseline
     record = _run(example_bundle, "OPS003").check("OPS003")
     assert record.status == "pass", record.message
     (prod / "model.onnx").write_bytes(b"not an onnx model")
@@ -312,10 +326,7 @@ def test_quality_checks_report_a_model_that_cannot_score_as_an_error_not_a_crash
 
 
 def test_qlt002_reports_a_baseline_that_cannot_score(example_bundle):
-    prod = example_bundle.parent / "production"
-    shutil.copytree(example_bundle, prod)
-    _append(example_bundle / "readiness.toml", '[baseline]\nmanifest = "../production/readiness.toml"')
-    (prod / "model.onnx").write_bytes(b"garbage")
+    (example_bundle / "production" / "model.onnx").write_bytes(b"garbage")
     record = _run(example_bundle, "QLT002").check("QLT002")
     assert record.status == "error"
     assert "cannot score the baseline" in record.message

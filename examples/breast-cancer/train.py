@@ -9,6 +9,9 @@ reference.csv (a labelled holdout) and readiness.toml; plus the lineage that let
 the reproducibility checks verify it: model.skops (the scikit-learn model before
 export), train.csv (the training data, fingerprinted), requirements.lock (the
 environment) and the holdout metrics claimed in [lineage].training_metrics.
+It also writes production/: the model serving today (version 0.9.0, a more heavily
+regularised fit of the same pipeline), the baseline that QLT002, LAT005 and OPS003
+compare the candidate with and the rollback target.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def build_schema(X: pd.DataFrame) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=True, coerce=False, name="breast_cancer")
 
 
-def export_onnx(model, n_features: int) -> bytes:
+def export_onnx(model, n_features: int, version: str = "1.0.0") -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
@@ -66,7 +69,7 @@ def export_onnx(model, n_features: int) -> bytes:
     )
     onx.doc_string = "Logistic regression on the Wisconsin breast-cancer data (scikit-learn)."
     onx.model_version = 1
-    for key, value in {"name": "breast-cancer", "version": "1.0.0"}.items():
+    for key, value in {"name": "breast-cancer", "version": version}.items():
         prop = onx.metadata_props.add()
         prop.key, prop.value = key, value
     return onx.SerializeToString()
@@ -141,11 +144,26 @@ environment = "requirements.lock"
 training_data = "train.csv"
 training_metrics = {{ {metrics} }}
 
+[baseline]
+manifest = "production/readiness.toml"
+
 [policy]
 fail_on = "major"
 
 [policy.thresholds]
 min_metric = {{ roc_auc = 0.90 }}
+"""
+
+BASELINE_MANIFEST = """\
+# The model serving in production today: what the candidate must not regress against.
+[model]
+path = "model.onnx"
+name = "breast-cancer"
+version = "0.9.0"
+task = "binary_classification"
+
+[serving]
+config = "serving.yaml"
 """
 
 LOCKED_PACKAGES = ("numpy", "pandas", "pandera", "scikit-learn", "skl2onnx", "skops", "onnx", "onnxruntime")
@@ -198,6 +216,13 @@ def build(out: Path = HERE, seed: int = SEED) -> Path:
     train.to_csv(out / "train.csv", index=False, float_format="%.10g")
     (out / "requirements.lock").write_text(environment_lock())
     claimed = holdout_metrics(model, X_ref, y_ref)
+    production = out / "production"
+    production.mkdir(exist_ok=True)
+    previous = make_pipeline(StandardScaler(), LogisticRegression(C=0.001, max_iter=1000, random_state=seed))
+    previous.fit(X_train.to_numpy(dtype=np.float32), y_train.to_numpy())
+    (production / "model.onnx").write_bytes(export_onnx(previous, X.shape[1], version="0.9.0"))
+    (production / "serving.yaml").write_text((out / "serving.yaml").read_text())
+    (production / "readiness.toml").write_text(BASELINE_MANIFEST)
     (out / "readiness.toml").write_text(
         MANIFEST.format(
             code_version="train.py@" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12],
