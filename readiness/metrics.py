@@ -6,6 +6,7 @@ Values agree with scikit-learn's to 1e-9 (tested).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -158,30 +159,13 @@ def bootstrap_ci(
     Returns (None, None) when the interval cannot be estimated (too few rows, or a
     metric undefined on most resamples, e.g. ROC AUC with one class).
     """
-    from scipy.stats import bootstrap
-
     y_true = np.asarray(y_true)
-    n = len(y_true)
-    if n < 2 or n_resamples < 2:
-        return None, None
 
     def statistic(index: np.ndarray) -> float:
         index = np.asarray(index, dtype=np.intp)
         return compute(name, task, y_true[index], pred.take(index))
 
-    res = bootstrap(
-        (np.arange(n),),
-        statistic,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=False,
-        rng=rng,
-    )
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return None, None
-    return lo, hi
+    return _bootstrap_interval(statistic, len(y_true), rng=rng, n_resamples=n_resamples, confidence=confidence)
 
 
 def regression_amount(name: str, candidate: float, reference: float) -> tuple[float, float]:
@@ -216,28 +200,54 @@ def paired_bootstrap_delta(
 ) -> tuple[float | None, float | None]:
     """A percentile bootstrap interval of `metric(candidate) - metric(reference)` on the same rows
     (paired: both models are scored on each resample of rows)."""
-    from scipy.stats import bootstrap
-
     y_true = np.asarray(y_true)
-    n = len(y_true)
-    if n < 2 or n_resamples < 2:
-        return None, None
 
     def statistic(index: np.ndarray) -> float:
         index = np.asarray(index, dtype=np.intp)
         y = y_true[index]
         return compute(name, task, y, candidate.take(index)) - compute(name, task, y, reference.take(index))
 
+    return _bootstrap_interval(statistic, len(y_true), rng=rng, n_resamples=n_resamples, confidence=confidence)
+
+
+# Above this many rows the bootstrap resamples a seeded subsample and scales the interval's
+# half-widths by sqrt(subsample / rows), the sqrt(n) rate of every metric here: the cost and
+# memory stay those of 20,000 rows (200,000 rows took 50 s and 1.6 GB of resample indices).
+BOOTSTRAP_MAX_ROWS = 20_000
+
+
+def _bootstrap_interval(
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+) -> tuple[float | None, float | None]:
+    """Percentile bootstrap interval of `statistic(row_index)` over `n` rows, in bounded memory."""
+    from scipy.stats import bootstrap
+
+    if n < 2 or n_resamples < 2:
+        return None, None
+    rows = np.arange(n)
+    scale = 1.0
+    if n > BOOTSTRAP_MAX_ROWS:
+        rows = np.sort(rng.choice(n, BOOTSTRAP_MAX_ROWS, replace=False))
+        scale = math.sqrt(BOOTSTRAP_MAX_ROWS / n)
     res = bootstrap(
-        (np.arange(n),),
+        (rows,),
         statistic,
         n_resamples=n_resamples,
         confidence_level=confidence,
         method="percentile",
         vectorized=False,
+        batch=100,  # resample indices are drawn 100 resamples at a time, not all at once
         rng=rng,
     )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return None, None
+    if scale != 1.0:
+        centre, full = statistic(rows), statistic(np.arange(n))
+        lo, hi = full - (centre - lo) * scale, full + (hi - centre) * scale
     return lo, hi

@@ -119,3 +119,22 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_point_value(binary):
         "accuracy", "binary_classification", y[:30], pred.take(np.arange(30)), rng=np.random.default_rng(1)
     )
     assert wide[1] - wide[0] > hi - lo
+
+
+def test_bootstrap_interval_on_many_rows_matches_the_normal_approximation():
+    """Above BOOTSTRAP_MAX_ROWS the interval comes from a subsample, scaled to the full size: its width
+    must still be the full data's (accuracy's is 2 * 1.96 * sqrt(p(1-p)/n)), not the subsample's."""
+    from readiness.runtime import Predictions
+
+    n = 10 * metrics.BOOTSTRAP_MAX_ROWS
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    labels = np.where(rng.random(n) < 0.9, y, 1 - y)
+    pred = Predictions(raw={}, labels=labels, classes=[0, 1])
+    lo, hi = metrics.bootstrap_ci(
+        "accuracy", "binary_classification", y, pred, rng=np.random.default_rng(1), n_resamples=400
+    )
+    acc = float(np.mean(labels == y))
+    expected = 2 * 1.96 * np.sqrt(acc * (1 - acc) / n)
+    assert lo < acc < hi
+    assert (hi - lo) == pytest.approx(expected, rel=0.2)
