@@ -61,6 +61,10 @@ def fuzzing(ctx: Context) -> Result:
     """
     max_examples = int(ctx.threshold("fuzz_max_examples"))
     max_seconds = float(ctx.threshold("fuzz_max_seconds"))
+    timeout = float(ctx.manifest.checks.timeout_s)
+    capped = max_seconds > timeout / 2
+    if capped:  # a slow model (large tensors) ends its search with a verdict rather than a check timeout
+        max_seconds = timeout / 2
     report = ctx.memo(
         ("fuzz", max_examples, max_seconds), lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds)
     )
@@ -77,25 +81,31 @@ def fuzzing(ctx: Context) -> Result:
         "duration_s": round(report.seconds, 3),
     }
     if report.notes:
-        evidence["notes"] = report.notes
+        evidence["notes"] = list(report.notes)
+    if capped:
+        evidence.setdefault("notes", []).append(
+            f"the search's time budget is capped at half of [checks].timeout_s ({timeout:g} s)"
+        )
     if not report.failed:
         return passed(
-            f"{report.edge_cases} edge cases and {report.search_examples} rows from a seeded hypothesis search scored without error, "
+            f"{report.edge_cases} edge cases and {report.search_examples} rows from a seeded "
+            f"{'random' if report.generator == 'random tensors' else 'hypothesis'} search scored without error, "
             f"with finite outputs within contract ({report.search_stopped})",
             measured,
             evidence,
         )
     ce = report.counterexample
     assert ce is not None
-    where = (
-        f" with {ce.column} = {fuzz.jsonable(ce.value)!r} (edge case)" if ce.phase == "edge" else " (found by search)"
-    )
+    where = " (found by search)"
+    if ce.phase == "edge":
+        value = fuzz.jsonable(ce.value) if ce.where is None else ce.to_dict()["value"]
+        where = f" with {ce.where + ' of ' if ce.where else ''}{ce.column} = {value!r} (edge case)"
     evidence["counterexample"] = ce.to_dict()
     evidence["reproduce"] = report.reproduce
     evidence["rerun"] = _rerun(ctx, "ROB001")
     if report.edge_failures:
         evidence["edge_failures"] = [
-            {"column": f.column, "value": fuzz.jsonable(f.value), "problem": f.problem}
+            {k: v for k, v in f.to_dict().items() if k in ("column", "value", "where")} | {"problem": f.problem}
             for f in report.edge_failures[:20]
         ]
     return failed(f"a schema-valid input breaks the model{where}: {ce.problem}", measured, evidence)
@@ -358,9 +368,7 @@ def out_of_range(ctx: Context) -> Result:
             cases.append((dom.name, what, value, row))
     if not cases:
         return skipped("the schema bounds no numeric feature and enumerates no category: nothing is out of range")
-    import pandas as pd
-
-    frame = pd.DataFrame([row for *_, row in cases], columns=ctx.feature_columns)
+    frame = fuzz.request_frame(ctx, [row for *_, row in cases])
     result = fuzz.probe(ctx, frame)
     table, failing, rejected = [], [], 0
     reproduce = None
