@@ -113,6 +113,7 @@ def test_rob001_fails_an_image_model_that_blows_up_at_zero_with_a_compact_counte
     assert not any(abs(v) == np.finfo(np.float32).tiny for _, v in failing)
     assert len(rec.evidence["reproduce"]) < 400
     assert "-inf" in run_reproduce(rec.evidence["reproduce"])
+    assert rec.evidence["rerun"] == f"readiness check {tmp_path / 'model.onnx'} --select ROB001 --seed 0"
 
 
 def test_rob001_passes_a_clean_image_model_after_a_seeded_random_search(tmp_path: Path):
@@ -149,3 +150,74 @@ def test_rob001_string_inputs_get_string_edge_cases_without_crashing(tmp_path: P
         rec = run_model(tmp_path, string_model(shape), ["ROB001"])["ROB001"]
         assert rec.status == "pass", (shape, rec.message)
         assert rec.measured["edge_cases"] >= 3  # empty, long, non-ASCII
+
+
+def _const(name: str, values, dtype=np.int64) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(values, dtype=dtype), name))
+
+
+def corner_image_model() -> onnx.ModelProto:
+    """NaN when element 0 of an image is above 2 and element 1 below -2 at once: no constant fill and no
+    single changed element reaches it, random images do."""
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, IMAGE)
+    y = helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])
+    nodes = [
+        _const("flat", [0, 48]),
+        helper.make_node("Reshape", ["image", "flat"], ["f"]),
+        _const("s0", [0]),
+        _const("s1", [1]),
+        _const("s2", [2]),
+        _const("ax", [1]),
+        helper.make_node("Slice", ["f", "s0", "s1", "ax"], ["e0"]),
+        helper.make_node("Slice", ["f", "s1", "s2", "ax"], ["e1"]),
+        _const("two", [2.0], np.float32),
+        _const("minus2", [-2.0], np.float32),
+        _const("nan", [np.nan], np.float32),
+        _const("zero", [0.0], np.float32),
+        helper.make_node("Greater", ["e0", "two"], ["c0"]),
+        helper.make_node("Less", ["e1", "minus2"], ["c1"]),
+        helper.make_node("And", ["c0", "c1"], ["c"]),
+        helper.make_node("Where", ["c", "nan", "zero"], ["term"]),
+        helper.make_node("ReduceMean", ["f", "ax"], ["mean"], keepdims=1),
+        helper.make_node("Add", ["mean", "term"], ["score"]),
+    ]
+    return _model([x], [y], nodes)
+
+
+def test_rob001_random_tensor_search_finds_what_edge_cases_miss_with_a_reproducing_recipe(tmp_path: Path):
+    rec = run_model(tmp_path, corner_image_model(), ["ROB001"], max_seconds=60.0)["ROB001"]
+    assert rec.status == "fail", rec.message
+    assert rec.measured["edge_failures"] == 0 and rec.evidence["generator"] == "random tensors"
+    ce = rec.evidence["counterexample"]
+    assert ce["phase"] == "search" and "not finite" in ce["problem"]
+    image = ce["row"]["image"]
+    assert set(image) == {"shape", "dtype", "random", "min", "max"} and image["shape"] == [3, 4, 4]
+    assert image["max"] > 2 and image["min"] < -2
+    assert "nan" in run_reproduce(rec.evidence["reproduce"])
+    again = run_model(tmp_path, corner_image_model(), ["ROB001"], max_seconds=60.0)["ROB001"]
+    assert again.evidence["counterexample"] == ce
+
+
+def empty_string_is_nan_model(shape: list) -> onnx.ModelProto:
+    """Strings looked up in a table that maps the empty string to NaN."""
+    x = helper.make_tensor_value_info("text", TensorProto.STRING, shape)
+    y = helper.make_tensor_value_info("value", TensorProto.FLOAT, shape)
+    node = helper.make_node(
+        "LabelEncoder",
+        ["text"],
+        ["value"],
+        domain="ai.onnx.ml",
+        keys_strings=["", "value_0"],
+        values_floats=[float("nan"), 1.0],
+        default_float=0.0,
+    )
+    return _model([x], [y], [node], ml=True)
+
+
+def test_rob001_empty_string_is_an_edge_case_of_string_inputs(tmp_path: Path):
+    for shape in (["N"], ["N", 2, 2]):
+        rec = run_model(tmp_path, empty_string_is_nan_model(shape), ["ROB001"])["ROB001"]
+        assert rec.status == "fail", (shape, rec.message)
+        ce = rec.evidence["counterexample"]
+        assert ce["column"] == "text" and ce["value"] == "" and "not finite" in ce["problem"]
+        assert "nan" in run_reproduce(rec.evidence["reproduce"])

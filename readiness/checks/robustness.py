@@ -28,7 +28,10 @@ def _spec_for(ctx: Context, column: str) -> Any:
 
 
 def _rerun(ctx: Context, check_id: str) -> str:
-    return f"readiness check {ctx.bundle.root} --select {check_id} --seed {ctx.seed}"
+    import shlex
+
+    target = ctx.bundle.model_path if ctx.bundle.format == "model-only" else ctx.bundle.root
+    return f"readiness check {shlex.quote(str(target))} --select {check_id} --seed {ctx.seed}"
 
 
 # --------------------------------------------------------------------------- ROB001
@@ -108,7 +111,8 @@ def fuzzing(ctx: Context) -> Result:
             {k: v for k, v in f.to_dict().items() if k in ("column", "value", "where")} | {"problem": f.problem}
             for f in report.edge_failures[:20]
         ]
-    return failed(f"a schema-valid input breaks the model{where}: {ce.problem}", measured, evidence)
+    valid = "a schema-valid input" if ctx.bundle.schema is not None else "an input within the graph's contract"
+    return failed(f"{valid} breaks the model{where}: {ce.problem}", measured, evidence)
 
 
 # --------------------------------------------------------------------------- ROB002
