@@ -423,14 +423,19 @@ def _random_scalar(dom: Domain, gen: np.random.Generator) -> Any:
     return dom.typical
 
 
+def _rows_per_batch(doms: Sequence[Domain]) -> int:
+    """How many rows to score at once so their tensors hold at most MAX_BATCH_ELEMENTS elements."""
+    per_row = sum(d.tensor.size for d in doms if d.tensor is not None)
+    return max(1, MAX_BATCH_ELEMENTS // per_row) if per_row else 1_000_000
+
+
 def _tensor_search(
     ctx: Context, doms: Sequence[Domain], report: FuzzReport, max_examples: int, deadline: float
 ) -> dict[str, Any] | None:
     """Seeded random rows for a model fed tensors: every tensor column uniform within its synthesised range,
     other columns within their bounds; the first failing row (no shrinking: the recipe is the evidence)."""
     report.generator = "random tensors"
-    per_row = sum(d.tensor.size for d in doms if d.tensor is not None)
-    cap = max(1, MAX_BATCH_ELEMENTS // max(per_row, 1))
+    cap = _rows_per_batch(doms)
     gen = np.random.default_rng([ctx.seed, 0x7E5])
     round_no = 0
     while report.search_examples < max_examples and time.perf_counter() < deadline:
@@ -634,7 +639,14 @@ class Finding:
     value: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"phase": self.phase, "problem": self.problem, "row": jsonable(self.row), "output": self.output}
+        out = {
+            "phase": self.phase,
+            "problem": self.problem,
+            "row": _short_strings(jsonable(self.row)),
+            "output": self.output,
+        }
+        if self.phase == "edge" and self.column is None:
+            out["case"] = "every input typical"
         if self.column is not None:
             out["column"], out["value"] = self.column, _short_strings(jsonable(self.value))
             if isinstance(self.row.get(self.column), TensorValue):
@@ -682,10 +694,14 @@ def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def edge_rows(doms: Sequence[Domain]) -> list[tuple[str, Any, dict[str, Any]]]:
-    """(column, edge value, row) for every edge of every column, others at typical values."""
+def edge_rows(doms: Sequence[Domain]) -> list[tuple[str | None, Any, dict[str, Any]]]:
+    """(column, edge value, row) for every edge of every column, others at typical values. With tensor
+    columns, the typical row itself comes first (column None): a model that cannot score a typical
+    tensor (say a log of synthesised values below 0) is told so, not blamed on an edge value."""
     base = {d.name: d.typical for d in doms}
-    out = []
+    out: list[tuple[str | None, Any, dict[str, Any]]] = []
+    if any(d.tensor is not None for d in doms):
+        out.append((None, None, dict(base)))
     for dom in doms:
         if dom.tensor is not None:
             out += tensor_edge_rows(dom, base)
@@ -1013,10 +1029,11 @@ def run(
             report.notes.append(f"{len(cases) - len(kept)} edge case(s) left out: they fail a custom schema check")
         cases = kept
     report.edge_cases = len(cases)
-    if cases:
-        frame = _frame(ctx, [row for _, _, row in cases])
-        result = probe(ctx, frame)
-        for i, (col, value, row) in enumerate(cases):
+    step = _rows_per_batch(doms)  # large tensors: the edge cases in several batches, bounding the memory
+    for at in range(0, len(cases), step):
+        chunk = cases[at : at + step]
+        result = probe(ctx, _frame(ctx, [row for _, _, row in chunk]))
+        for i, (col, value, row) in enumerate(chunk):
             if result.problems[i]:
                 report.edge_failures.append(
                     Finding("edge", result.problems[i], row, result.outputs[i], column=col, value=value)

@@ -121,7 +121,7 @@ def test_rob001_passes_a_clean_image_model_after_a_seeded_random_search(tmp_path
     rec = recs["ROB001"]
     assert rec.status == "pass", rec.message
     assert rec.evidence["generator"] == "random tensors"
-    assert rec.measured["edge_cases"] == 10  # 5 edge values of float32, whole tensor and one element
+    assert rec.measured["edge_cases"] == 1 + 10  # the typical row; 5 edge values of float32, whole and one element
     assert rec.measured["search_examples"] > 0
     # nothing tabular to perturb: ROB002-ROB004 skip with a reason rather than crash
     for cid in ("ROB002", "ROB003", "ROB004"):
@@ -198,8 +198,8 @@ def test_rob001_random_tensor_search_finds_what_edge_cases_miss_with_a_reproduci
     assert again.evidence["counterexample"] == ce
 
 
-def empty_string_is_nan_model(shape: list) -> onnx.ModelProto:
-    """Strings looked up in a table that maps the empty string to NaN."""
+def string_is_nan_model(shape: list, key: str = "") -> onnx.ModelProto:
+    """Strings looked up in a table that maps `key` to NaN."""
     x = helper.make_tensor_value_info("text", TensorProto.STRING, shape)
     y = helper.make_tensor_value_info("value", TensorProto.FLOAT, shape)
     node = helper.make_node(
@@ -207,7 +207,7 @@ def empty_string_is_nan_model(shape: list) -> onnx.ModelProto:
         ["text"],
         ["value"],
         domain="ai.onnx.ml",
-        keys_strings=["", "value_0"],
+        keys_strings=[key, "value_0"],
         values_floats=[float("nan"), 1.0],
         default_float=0.0,
     )
@@ -216,8 +216,40 @@ def empty_string_is_nan_model(shape: list) -> onnx.ModelProto:
 
 def test_rob001_empty_string_is_an_edge_case_of_string_inputs(tmp_path: Path):
     for shape in (["N"], ["N", 2, 2]):
-        rec = run_model(tmp_path, empty_string_is_nan_model(shape), ["ROB001"])["ROB001"]
+        rec = run_model(tmp_path, string_is_nan_model(shape), ["ROB001"])["ROB001"]
         assert rec.status == "fail", (shape, rec.message)
         ce = rec.evidence["counterexample"]
         assert ce["column"] == "text" and ce["value"] == "" and "not finite" in ce["problem"]
         assert "nan" in run_reproduce(rec.evidence["reproduce"])
+
+
+def test_rob001_long_string_edge_case_is_shortened_in_the_message_and_evidence(tmp_path: Path):
+    rec = run_model(tmp_path, string_is_nan_model(["N"], key="x" * 1000), ["ROB001"])["ROB001"]
+    assert rec.status == "fail", rec.message
+    assert "text = 'xxxxxxxxxx... (1000 chars)'" in rec.message and len(rec.message) < 300
+    assert rec.evidence["counterexample"]["row"] == {"text": "xxxxxxxxxx... (1000 chars)"}
+    assert "'x' * 1000" in rec.evidence["reproduce"] and len(rec.evidence["reproduce"]) < 400
+    assert "nan" in run_reproduce(rec.evidence["reproduce"])
+
+
+def test_rob001_scores_large_tensors_in_small_batches_with_the_same_verdict(tmp_path: Path, monkeypatch):
+    from readiness import fuzz
+
+    whole = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
+    monkeypatch.setattr(fuzz, "MAX_BATCH_ELEMENTS", 48)  # one image per batch
+    small = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
+    assert small.evidence["edge_failures"] == whole.evidence["edge_failures"]
+    assert small.evidence["counterexample"] == whole.evidence["counterexample"]
+
+
+def test_rob001_a_model_that_cannot_score_a_typical_tensor_is_told_so(tmp_path: Path):
+    """log(x) of synthesised images (standard normal, so half the elements below 0): NaN before any edge value."""
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, IMAGE)
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, IMAGE)
+    rec = run_model(tmp_path, _model([x], [y], [helper.make_node("Log", ["image"], ["out"])]), ["ROB001"])["ROB001"]
+    assert rec.status == "fail", rec.message
+    assert "with every input at its typical value" in rec.message
+    ce = rec.evidence["counterexample"]
+    assert ce["case"] == "every input typical" and "column" not in ce
+    assert ce["output"]["out"]["non_finite"] > 0 and ce["output"]["out"]["shape"] == [3, 4, 4]
+    assert "nan" in run_reproduce(rec.evidence["reproduce"])

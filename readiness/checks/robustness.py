@@ -100,15 +100,17 @@ def fuzzing(ctx: Context) -> Result:
     ce = report.counterexample
     assert ce is not None
     where = " (found by search)"
-    if ce.phase == "edge":
-        value = fuzz.jsonable(ce.value) if ce.where is None else ce.to_dict()["value"]
+    if ce.phase == "edge" and ce.column is None:
+        where = " with every input at its typical value"
+    elif ce.phase == "edge":
+        value = ce.to_dict()["value"]  # long strings shortened
         where = f" with {ce.where + ' of ' if ce.where else ''}{ce.column} = {value!r} (edge case)"
     evidence["counterexample"] = ce.to_dict()
     evidence["reproduce"] = report.reproduce
     evidence["rerun"] = _rerun(ctx, "ROB001")
     if report.edge_failures:
         evidence["edge_failures"] = [
-            {k: v for k, v in f.to_dict().items() if k in ("column", "value", "where")} | {"problem": f.problem}
+            {k: v for k, v in f.to_dict().items() if k in ("case", "column", "value", "where")} | {"problem": f.problem}
             for f in report.edge_failures[:20]
         ]
     valid = "a schema-valid input" if ctx.bundle.schema is not None else "an input within the graph's contract"
