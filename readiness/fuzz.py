@@ -16,6 +16,13 @@ must be finite, and outputs must honour their declared contract (probabilities i
    the schema; without a schema, from the ranges of the rows the model is fed
    (reference data, or rows synthesised from the graph's inputs).
 
+Columns holding one tensor per row (inputs of rank >= 3, scalars, inputs without a batch
+axis; see `synth.from_inputs`) are fuzzed element-wise: `TensorValue` recipes (a fill value,
+a small literal or a seeded uniform draw, optionally with element 0 set) stand for the tensors,
+so the evidence and the reproduce line stay short. The typical row is scored first, then each
+dtype edge value over the whole tensor and in one element, then seeded random tensors within
+the synthesised range (`_tensor_search`, no shrinking).
+
 `run(ctx, max_examples=..., max_seconds=...)` returns a `FuzzReport`; ROB001 judges it.
 """
 

@@ -59,8 +59,12 @@ def fuzzing(ctx: Context) -> Result:
     `fuzz_max_examples` rows (`fuzz_max_seconds` caps the time), and shrinks what it finds. Where
     pandera cannot express a check, rows come from the column bounds, filtered by that check.
     Without a schema, rows come from the ranges of the reference data or of rows synthesised from
-    the graph's inputs. A failure shows the counterexample row, the output and a command that
-    reproduces it with onnxruntime alone.
+    the graph's inputs. An input whose request row is a whole tensor (rank >= 3, a scalar, no
+    batch axis) is fuzzed element-wise: the typical row first, then the tensor filled with (or
+    one element set to) each edge value of its dtype, then seeded random tensors within the
+    synthesised range; string inputs get the empty, a long and a non-ASCII string. A failure
+    shows the counterexample row (tensors summarised: shape, dtype, edge value or min/max), the
+    output and a command that reproduces it with onnxruntime alone.
     """
     max_examples = int(ctx.threshold("fuzz_max_examples"))
     max_seconds = float(ctx.threshold("fuzz_max_seconds"))
@@ -113,7 +117,13 @@ def fuzzing(ctx: Context) -> Result:
             {k: v for k, v in f.to_dict().items() if k in ("case", "column", "value", "where")} | {"problem": f.problem}
             for f in report.edge_failures[:20]
         ]
-    valid = "a schema-valid input" if ctx.bundle.schema is not None else "an input within the graph's contract"
+    valid = (
+        "a schema-valid input"
+        if ctx.bundle.schema is not None
+        else "an input within the reference data's ranges"
+        if ctx.bundle.reference is not None
+        else "an input within the graph's contract"
+    )
     return failed(f"{valid} breaks the model{where}: {ce.problem}", measured, evidence)
 
 
