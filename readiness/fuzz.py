@@ -16,6 +16,13 @@ must be finite, and outputs must honour their declared contract (probabilities i
    the schema; without a schema, from the ranges of the rows the model is fed
    (reference data, or rows synthesised from the graph's inputs).
 
+Columns holding one tensor per row (inputs of rank >= 3, scalars, inputs without a batch
+axis; see `synth.from_inputs`) are fuzzed element-wise: `TensorValue` recipes (a fill value,
+a small literal or a seeded uniform draw, optionally with element 0 set) stand for the tensors,
+so the evidence and the reproduce line stay short. The typical row is scored first, then each
+dtype edge value over the whole tensor and in one element, then seeded random tensors within
+the synthesised range (`_tensor_search`, no shrinking).
+
 `run(ctx, max_examples=..., max_seconds=...)` returns a `FuzzReport`; ROB001 judges it.
 """
 
@@ -28,7 +35,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,6 +67,7 @@ class Domain:
     allowed: list[Any] | None = None
     nullable: bool = False
     typical: Any = None
+    tensor: TensorSpec | None = None  # set for a column holding one tensor per row (kind "tensor")
 
     def contains(self, value: float) -> bool:
         if self.low is not None and (value < self.low or (self.low_strict and value == self.low)):
@@ -70,12 +78,14 @@ class Domain:
 
     def edges(self) -> list[Any]:
         """Edge values of this column, each valid for the column."""
+        if self.tensor is not None:
+            return self.tensor.edges()
         if self.allowed is not None:
             return list(self.allowed)[:50]
         if self.kind == "bool":
             return [False, True]
         if self.kind == "string":
-            return [""]
+            return list(STRING_EDGES)
         if self.kind not in ("float", "int"):
             return []
         out: list[Any] = []
@@ -191,11 +201,20 @@ def domains(ctx: Context) -> tuple[list[Domain], str]:
     schema = ctx.bundle.schema
     out: list[Domain] = []
     source = "schema" if schema is not None else "data"
+    synthesised = ctx.bundle.reference is None
     for col in cols:
+        if col in sample.columns and rt.has_tensor_cells(sample[col]):
+            out.append(tensor_domain(sample[col], ctx.seed))
+            if schema is not None:
+                source = "schema+data"
+            continue
         if schema is not None and col in schema.columns:
             dom = schema_domain(schema.columns[col], col)
         else:
             dom = data_domain(sample[col]) if col in sample.columns else Domain(col, "float")
+            if dom.kind == "category" and synthesised and _is_string_input(ctx, col):
+                # synthesised placeholder strings are no category contract: fuzz the string itself
+                dom.kind, dom.allowed = "string", None
             if schema is not None:
                 source = "schema+data"
         dom.typical = typical_value(sample[col] if col in sample.columns else None, dom)
@@ -203,9 +222,256 @@ def domains(ctx: Context) -> tuple[list[Domain], str]:
     return out, source
 
 
+def _is_string_input(ctx: Context, col: str) -> bool:
+    return any(
+        spec.dtype == "string" and col in (spec.features if spec.features is not None else [spec.name])
+        for spec in ctx.inputs
+    )
+
+
+# --------------------------------------------------------------------------- tensor-valued columns
+STRING_EDGES = ("", "x" * 1000, "naïve 漢字 🙂")  # empty, long, non-ASCII
+FLOAT_LARGE = 1e6  # the large magnitude tried for float tensors (half the dtype's range for float16)
+LITERAL_MAX = 64  # a typical tensor of at most this many elements is the sample row's own cell
+MAX_BATCH_ELEMENTS = 2_000_000  # tensor elements per batch of random rows
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """One request row's tensor, kept as the recipe that builds it, so evidence and the reproduce line
+    stay short: every element `fill`, a small `literal`, or seeded uniform values in `random`
+    ((seed, low, high), or (seed, choices) for strings); `poke` sets element 0 afterwards."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    fill: Any = None
+    literal: Any = None
+    random: tuple[Any, ...] | None = None
+    poke: tuple[Any] | None = None
+
+    def array(self) -> np.ndarray:
+        dtype = rt.numpy_dtype("string" if self.dtype == "object" else self.dtype)
+        if self.random is not None:
+            arr = _random_array(self.random, self.shape, self.dtype)
+        elif self.literal is not None:
+            arr = np.array(self.literal, dtype=dtype).reshape(self.shape)
+        else:
+            arr = np.full(self.shape, self.fill, dtype=dtype)
+        if self.poke is not None:
+            arr = arr.copy()
+            arr.flat[0] = self.poke[0]
+        return arr
+
+    def summary(self) -> dict[str, Any]:
+        """Shape, dtype and the edge value (or min and max), never the elements."""
+        out: dict[str, Any] = {"shape": list(self.shape), "dtype": self.dtype}
+        if self.random is None and self.literal is None:
+            out["every_element"] = jsonable(self.fill)
+        else:
+            if self.random is not None:
+                out["random"] = {"seed": self.random[0], "range": jsonable(list(self.random[1:]))}
+            arr = self.array()
+            if arr.dtype != object and arr.size:
+                out["min"], out["max"] = jsonable(arr.min()), jsonable(arr.max())
+        if self.poke is not None:
+            out["element_0"] = jsonable(self.poke[0])
+        return _short_strings(out)
+
+    def code(self, var: str, shape: tuple[int, ...]) -> list[str]:
+        """Python statements that build this tensor (with `shape`, e.g. a batch axis added) as `var`."""
+        dtype = "object" if self.dtype == "object" else self.dtype
+        if self.random is not None:
+            expr = _random_expr(self.random, shape, dtype)
+        elif self.literal is not None:
+            expr = f"np.array({_literal(self.literal)}, dtype={dtype!r}).reshape({shape!r})"
+        else:
+            expr = f"np.full({shape!r}, {_literal(self.fill)}, dtype={dtype!r})"
+        out = [f"{var} = {expr}"]
+        if self.poke is not None:
+            out.append(f"{var}.flat[0] = {_literal(self.poke[0])}")
+        return out
+
+    @property
+    def where(self) -> str:
+        return "element 0" if self.poke is not None else "every element"
+
+
+def _random_array(recipe: tuple[Any, ...], shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    gen = np.random.default_rng(recipe[0])
+    if dtype == "object":
+        return np.array(recipe[1], dtype=object)[gen.integers(0, len(recipe[1]), shape)]
+    if dtype == "bool":
+        return gen.integers(0, 2, shape).astype(bool)
+    if np.dtype(dtype).kind in "iu":
+        return gen.integers(int(recipe[1]), int(recipe[2]), shape, endpoint=True).astype(dtype)
+    return gen.uniform(recipe[1], recipe[2], shape).astype(dtype)
+
+
+def _random_expr(recipe: tuple[Any, ...], shape: tuple[int, ...], dtype: str) -> str:
+    gen = f"np.random.default_rng({recipe[0]})"
+    if dtype == "object":
+        return f"np.array({_literal(list(recipe[1]))}, dtype=object)[{gen}.integers(0, {len(recipe[1])}, {shape!r})]"
+    if dtype == "bool":
+        return f"{gen}.integers(0, 2, {shape!r}).astype(bool)"
+    if np.dtype(dtype).kind in "iu":
+        return f"{gen}.integers({int(recipe[1])}, {int(recipe[2])}, {shape!r}, endpoint=True).astype({dtype!r})"
+    return f"{gen}.uniform({recipe[1]!r}, {recipe[2]!r}, {shape!r}).astype({dtype!r})"
+
+
+def _short_strings(value: Any) -> Any:
+    """Long strings in evidence as 'xxxx... (1000 chars)'."""
+    if isinstance(value, dict):
+        return {k: _short_strings(v) for k, v in value.items()}
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:10]}... ({len(value)} chars)"
+    return value
+
+
+@dataclass
+class TensorSpec:
+    """The tensor one request row holds in a column: its shape and dtype, and the range of the elements
+    of the rows the model is fed (synthesised from the graph's inputs)."""
+
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name; "object" for strings
+    element: str  # float | int | bool | string
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def edges(self) -> list[Any]:
+        """Edge values of the dtype: zero, the smallest positive float32 both signs and a large magnitude
+        (floats); 0, 1, -1 and the synthesiser's bounds within the dtype (integers); both booleans;
+        the empty, a long and a non-ASCII string."""
+        if self.element == "bool":
+            return [False, True]
+        if self.element == "string":
+            return list(STRING_EDGES)
+        if self.element == "float":
+            large = min(FLOAT_LARGE, float(np.finfo(self.dtype).max) / 2)
+            tiny = FLOAT32_TINY if np.dtype(self.dtype).itemsize >= 4 else float(np.finfo(self.dtype).tiny)
+            return [0.0, tiny, -tiny, large, -large]
+        if self.element == "int":
+            info = np.iinfo(self.dtype)
+            candidates = [0, 1, -1] + [int(v) for v in (self.low, self.high) if v is not None]
+            out: list[Any] = []
+            for v in candidates:
+                if info.min <= v <= info.max and v not in out:
+                    out.append(v)
+            return out
+        return []
+
+    def filled(self, value: Any) -> TensorValue:
+        return TensorValue(self.shape, self.dtype, fill=value)
+
+    def random_value(self, seed: int) -> TensorValue:
+        if self.element == "string":
+            return TensorValue(self.shape, self.dtype, random=(seed, self.choices or ("value",)))
+        low = self.low if self.low is not None else -1.0
+        high = self.high if self.high is not None else 1.0
+        return TensorValue(self.shape, self.dtype, random=(seed, low, high))
+
+
+def tensor_domain(series: Any, seed: int) -> Domain:
+    """The Domain of a column of per-row tensors: shape and dtype of its first cell, the elements' range
+    over the first rows; typical value: the first row's cell (a seeded random tensor within that range
+    when it has more than LITERAL_MAX elements, so that the reproduce line stays one line)."""
+    cells = [np.asarray(c) for c in series.tolist()[:16]]
+    first = cells[0]
+    dtype = "object" if first.dtype == object else str(first.dtype)
+    element = "string" if dtype == "object" else _kind(dtype)
+    spec = TensorSpec(tuple(int(d) for d in first.shape), dtype, element)
+    same = [c.ravel() for c in cells if c.shape == first.shape]
+    values = np.concatenate(same) if same else first.ravel()
+    if element in ("float", "int") and values.size:
+        spec.low, spec.high = float(values.min()), float(values.max())
+    elif element == "string":
+        spec.choices = tuple(sorted({str(v) for v in values.tolist()}))[:50]
+    dom = Domain(str(series.name), "tensor", low=spec.low, high=spec.high, tensor=spec)
+    if first.size <= LITERAL_MAX:
+        dom.typical = TensorValue(
+            spec.shape, dtype, literal=jsonable(first.tolist()) if dtype != "object" else first.tolist()
+        )
+    else:
+        dom.typical = spec.random_value(seed)
+    return dom
+
+
+def tensor_edge_rows(dom: Domain, base: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Per edge value of a tensor column: the whole tensor filled with it, and the typical tensor with element 0 set to it."""
+    assert dom.tensor is not None
+    out = []
+    for value in dom.edges():
+        out.append((dom.name, value, {**base, dom.name: dom.tensor.filled(value)}))
+        if dom.tensor.size > 1:
+            out.append((dom.name, value, {**base, dom.name: replace(dom.typical, poke=(value,))}))
+    return out
+
+
+def _random_scalar(dom: Domain, gen: np.random.Generator) -> Any:
+    if dom.allowed:
+        return dom.allowed[int(gen.integers(0, len(dom.allowed)))]
+    if dom.kind == "float":
+        low = dom.low if dom.low is not None else (dom.high - 2.0 if dom.high is not None else -1.0)
+        high = dom.high if dom.high is not None else low + 2.0
+        return float(np.float32(gen.uniform(low, high)))
+    if dom.kind == "int":
+        low = int(dom.low) if dom.low is not None else 0
+        high = int(dom.high) if dom.high is not None else low + 10
+        return int(gen.integers(low, high, endpoint=True))
+    if dom.kind == "bool":
+        return bool(gen.integers(0, 2))
+    if dom.kind == "string":
+        return STRING_EDGES[int(gen.integers(0, len(STRING_EDGES)))] + f"value_{int(gen.integers(0, 5))}"
+    return dom.typical
+
+
+def _rows_per_batch(doms: Sequence[Domain]) -> int:
+    """How many rows to score at once so their tensors hold at most MAX_BATCH_ELEMENTS elements."""
+    per_row = sum(d.tensor.size for d in doms if d.tensor is not None)
+    return max(1, MAX_BATCH_ELEMENTS // per_row) if per_row else 1_000_000
+
+
+def _tensor_search(
+    ctx: Context, doms: Sequence[Domain], report: FuzzReport, max_examples: int, deadline: float
+) -> dict[str, Any] | None:
+    """Seeded random rows for a model fed tensors: every tensor column uniform within its synthesised range,
+    other columns within their bounds; the first failing row (no shrinking: the recipe is the evidence)."""
+    report.generator = "random tensors"
+    cap = _rows_per_batch(doms)
+    gen = np.random.default_rng([ctx.seed, 0x7E5])
+    round_no = 0
+    while report.search_examples < max_examples and time.perf_counter() < deadline:
+        budget = min(SEARCH_ROUND, 10 * 2**round_no, max_examples - report.search_examples, cap)
+        rows = []
+        for k in range(report.search_examples, report.search_examples + budget):
+            row: dict[str, Any] = {}
+            for j, d in enumerate(doms):
+                seed = ctx.seed * 1_000_003 + k * 101 + j
+                row[d.name] = d.tensor.random_value(seed) if d.tensor is not None else _random_scalar(d, gen)
+            rows.append(row)
+        round_no += 1
+        report.search_rounds = round_no
+        problems = probe(ctx, _frame(ctx, rows)).problems
+        bad = next((i for i, p in enumerate(problems) if p), None)
+        if bad is not None:
+            report.search_examples += bad + 1
+            report.search_stopped = "found a counterexample"
+            return rows[bad]
+        report.search_examples += len(rows)
+    report.search_stopped = "example budget spent" if report.search_examples >= max_examples else "time budget spent"
+    return None
+
+
 # --------------------------------------------------------------------------- the oracle
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
+    if isinstance(value, TensorValue):
+        return value.summary()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -221,29 +487,50 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _row_output(raw: dict[str, Any], i: int) -> dict[str, Any]:
-    """Row i of every output tensor (or ZipMap list), JSON-safe."""
+OUTPUT_MAX = 32  # an output row with more elements is summarised (shape, dtype, min, max, non-finite count)
+
+
+def _row_output(raw: dict[str, Any], i: int, n: int | None = None) -> dict[str, Any]:
+    """Row i of every output tensor (or ZipMap list), JSON-safe; the whole output when one row was scored
+    and the output has no batch axis; large rows summarised."""
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if isinstance(value, np.ndarray):
-            out[name] = jsonable(value[i] if value.ndim else value)
+            row = np.asarray(value[i] if value.ndim and not (n == 1 and len(value) != 1) else value)
+            out[name] = _summarise(row) if row.size > OUTPUT_MAX else jsonable(row)
         elif isinstance(value, list) and i < len(value):
             out[name] = jsonable(value[i])
     return out
 
 
-def row_problems(ctx: Context, pred: rt.Predictions) -> list[str | None]:
-    """Per row, what is wrong with the model's output (None when nothing)."""
-    n = len(pred)
+def _summarise(arr: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
+    if arr.dtype.kind in "fiub" and arr.size:
+        finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+        if finite.size:
+            out["min"], out["max"] = jsonable(finite.min()), jsonable(finite.max())
+        if arr.dtype.kind == "f":
+            out["non_finite"] = int(arr.size - finite.size)
+    return out
+
+
+def row_problems(ctx: Context, pred: rt.Predictions, n: int | None = None) -> list[str | None]:
+    """Per row, what is wrong with the model's output (None when nothing); `n` rows were scored (when one
+    row was, an output without a batch axis is judged whole)."""
+    n = len(pred) if n is None else n
     problems: list[list[str]] = [[] for _ in range(n)]
     for name, value in pred.raw.items():
         arr = np.asarray(value) if isinstance(value, np.ndarray) else None
-        if arr is None or arr.dtype.kind not in "fc" or arr.ndim == 0 or len(arr) != n:
+        if arr is None or arr.dtype.kind not in "fc":
             continue
+        if arr.ndim == 0 or len(arr) != n:
+            if n != 1:
+                continue
+            arr = arr.reshape(1, -1)
         bad = ~np.isfinite(arr.reshape(n, -1)).all(axis=1)
         for i in np.flatnonzero(bad):
             problems[i].append(f"output {name!r} is not finite")
-    if pred.probabilities is not None:
+    if pred.probabilities is not None and len(pred.probabilities) == n:
         p = np.asarray(pred.probabilities, dtype=np.float64)
         finite = np.isfinite(p).all(axis=1)
         outside = finite & ((p < -PROB_TOL) | (p > 1 + PROB_TOL)).any(axis=1)
@@ -258,7 +545,7 @@ def row_problems(ctx: Context, pred: rt.Predictions) -> list[str | None]:
     declared = [o for o in ctx.outputs if o.kind == "label" and o.classes]
     if declared and pred.labels is not None:
         classes = {str(c) for c in declared[0].classes}
-        for i, label in enumerate(np.asarray(pred.labels).tolist()):
+        for i, label in enumerate(np.asarray(pred.labels).tolist()[:n]):
             if str(label) not in classes:
                 problems[i].append(f"label {label!r} is not one of classes {list(declared[0].classes)}")
     return ["; ".join(p) if p else None for p in problems]
@@ -274,14 +561,24 @@ class Probe:
 
 def probe(ctx: Context, frame: pd.DataFrame) -> Probe:
     """Score `frame` (as the server would) and judge every row; a batch that errors is retried row by row."""
+    n = len(frame)
     try:
         pred = ctx.predict(frame)
+        if n > 1 and not _batched(pred.raw, n):
+            raise ValueError("outputs without a batch axis")  # a model fed one request at a time: judge each alone
     except Exception as exc:  # noqa: BLE001 - onnxruntime and feeding raise many types
-        if len(frame) == 1:
+        if n == 1:
             return Probe([f"runtime error: {type(exc).__name__}: {_short(exc)}"], [{}])
-        parts = [probe(ctx, frame.iloc[i : i + 1]) for i in range(len(frame))]
+        parts = [probe(ctx, frame.iloc[i : i + 1]) for i in range(n)]
         return Probe([p.problems[0] for p in parts], [p.outputs[0] for p in parts])
-    return Probe(row_problems(ctx, pred), [_row_output(pred.raw, i) for i in range(len(frame))])
+    return Probe(row_problems(ctx, pred, n), [_row_output(pred.raw, i, n) for i in range(n)])
+
+
+def _batched(raw: dict[str, Any], n: int) -> bool:
+    """Whether every output tensor has one row per request row."""
+    return all(
+        not isinstance(v, np.ndarray) or (v.ndim > 0 and len(v) == n) for v in raw.values() if not isinstance(v, list)
+    )
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -295,16 +592,33 @@ def _literal(value: Any) -> str:
     text = repr(jsonable(value))
     for name in ("nan", "inf", "-inf"):
         text = text.replace(f"'{name}'", f"float('{name}')")
-    return text
+    return text.replace(repr(STRING_EDGES[1]), f"{STRING_EDGES[1][0]!r} * {len(STRING_EDGES[1])}")
 
 
-def reproduce_command(ctx: Context, row: pd.DataFrame) -> str:
-    """A one-line shell command that feeds `row` to the model with onnxruntime alone."""
+def reproduce_command(ctx: Context, row: pd.DataFrame | dict[str, Any]) -> str:
+    """A one-line shell command that feeds `row` (a one-row frame, or a fuzz row) to the model with
+    onnxruntime alone; a tensor kept as a TensorValue is rebuilt from its recipe, not spelled out."""
     import shlex
 
-    feeds = rt.to_feeds(row, ctx.inputs)
+    recipes: dict[str, TensorValue] = {}
+    if isinstance(row, dict):
+        recipes = {k: v for k, v in row.items() if isinstance(v, TensorValue)}
+        row = _frame(ctx, [row])
+    tensor_specs = [s for s in ctx.inputs if s.features is None and s.name in recipes]
+    feeds = rt.to_feeds(row, [s for s in ctx.inputs if s not in tensor_specs])
+    statements: list[str] = []
+    variables: dict[str, str] = {}
+    for spec in tensor_specs:
+        value = recipes[spec.name]
+        shape = value.shape if len(value.shape) == len(spec.shape) else (1, *value.shape)  # the batch axis
+        variables[spec.name] = f"x{len(variables)}"
+        statements += value.code(variables[spec.name], shape)
     parts = []
-    for name, arr in feeds.items():
+    for name in [s.name for s in ctx.inputs if s.name in feeds or s.name in variables]:
+        if name in variables:
+            parts.append(f"{name!r}: {variables[name]}")
+            continue
+        arr = feeds[name]
         dtype = "object" if arr.dtype == object else str(arr.dtype)
         values = arr.tolist()
         if arr.dtype in (np.float32, np.float16):  # the shortest text that round-trips at this width
@@ -313,7 +627,8 @@ def reproduce_command(ctx: Context, row: pd.DataFrame) -> str:
     model = ctx.bundle.relpath(ctx.bundle.model_path)
     code = (
         "import numpy as np, onnxruntime as ort; "
-        f"s = ort.InferenceSession({model!r}, providers=['CPUExecutionProvider']); "
+        + "".join(f"{statement}; " for statement in statements)
+        + f"s = ort.InferenceSession({model!r}, providers=['CPUExecutionProvider']); "
         f"print(s.run(None, {{{', '.join(parts)}}}))"
     )
     quoted = f'"{code}"' if not any(ch in code for ch in '"$`\\!') else shlex.quote(code)
@@ -331,10 +646,25 @@ class Finding:
     value: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"phase": self.phase, "problem": self.problem, "row": jsonable(self.row), "output": self.output}
+        out = {
+            "phase": self.phase,
+            "problem": self.problem,
+            "row": _short_strings(jsonable(self.row)),
+            "output": self.output,
+        }
+        if self.phase == "edge" and self.column is None:
+            out["case"] = "every input typical"
         if self.column is not None:
-            out["column"], out["value"] = self.column, jsonable(self.value)
+            out["column"], out["value"] = self.column, _short_strings(jsonable(self.value))
+            if isinstance(self.row.get(self.column), TensorValue):
+                out["where"] = self.row[self.column].where
         return out
+
+    @property
+    def where(self) -> str | None:
+        """For an edge value of a tensor column: which elements hold it."""
+        cell = self.row.get(self.column) if self.column is not None else None
+        return cell.where if isinstance(cell, TensorValue) else None
 
 
 @dataclass
@@ -356,21 +686,33 @@ class FuzzReport:
         return self.counterexample is not None
 
 
-def _frame(ctx: Context, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def request_frame(ctx: Context, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Request rows (dicts) as the DataFrame the model is fed; TensorValue cells become arrays."""
     import pandas as pd
 
-    return pd.DataFrame(list(rows), columns=ctx.feature_columns)
+    built = [{k: v.array() if isinstance(v, TensorValue) else v for k, v in row.items()} for row in rows]
+    return pd.DataFrame(built, columns=ctx.feature_columns)
+
+
+_frame = request_frame
 
 
 def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def edge_rows(doms: Sequence[Domain]) -> list[tuple[str, Any, dict[str, Any]]]:
-    """(column, edge value, row) for every edge of every column, others at typical values."""
+def edge_rows(doms: Sequence[Domain]) -> list[tuple[str | None, Any, dict[str, Any]]]:
+    """(column, edge value, row) for every edge of every column, others at typical values. With tensor
+    columns, the typical row itself comes first (column None): a model that cannot score a typical
+    tensor (say a log of synthesised values below 0) is told so, not blamed on an edge value."""
     base = {d.name: d.typical for d in doms}
-    out = []
+    out: list[tuple[str | None, Any, dict[str, Any]]] = []
+    if any(d.tensor is not None for d in doms):
+        out.append((None, None, dict(base)))
     for dom in doms:
+        if dom.tensor is not None:
+            out += tensor_edge_rows(dom, base)
+            continue
         for value in dom.edges():
             row = dict(base)
             row[dom.name] = value
@@ -694,10 +1036,11 @@ def run(
             report.notes.append(f"{len(cases) - len(kept)} edge case(s) left out: they fail a custom schema check")
         cases = kept
     report.edge_cases = len(cases)
-    if cases:
-        frame = _frame(ctx, [row for _, _, row in cases])
-        result = probe(ctx, frame)
-        for i, (col, value, row) in enumerate(cases):
+    step = _rows_per_batch(doms)  # large tensors: the edge cases in several batches, bounding the memory
+    for at in range(0, len(cases), step):
+        chunk = cases[at : at + step]
+        result = probe(ctx, _frame(ctx, [row for _, _, row in chunk]))
+        for i, (col, value, row) in enumerate(chunk):
             if result.problems[i]:
                 report.edge_failures.append(
                     Finding("edge", result.problems[i], row, result.outputs[i], column=col, value=value)
@@ -705,13 +1048,16 @@ def run(
     if report.edge_failures:
         first = report.edge_failures[0]
         report.counterexample = first
-        report.reproduce = reproduce_command(ctx, _frame(ctx, [first.row]))
+        report.reproduce = reproduce_command(ctx, first.row)
         report.search_stopped = "not run: the edge cases already failed"
         report.generator = "edge cases"
     else:
         # 2. the seeded search
-        strategy = _strategy(ctx, doms, report)
-        found = _search(ctx, strategy, report, max_examples, start + max_seconds, shrink_seconds)
+        if any(d.tensor is not None for d in doms):
+            found = _tensor_search(ctx, doms, report, max_examples, start + max_seconds)
+        else:
+            strategy = _strategy(ctx, doms, report)
+            found = _search(ctx, strategy, report, max_examples, start + max_seconds, shrink_seconds)
         if found is not None:
             shrunk = {k: _py(v) for k, v in found.items()}
             row = polish(ctx, doms, shrunk, valid)
@@ -721,6 +1067,6 @@ def run(
             report.counterexample = Finding(
                 "search", final.problems[0] or "fails only within a batch", row, final.outputs[0]
             )
-            report.reproduce = reproduce_command(ctx, _frame(ctx, [row]))
+            report.reproduce = reproduce_command(ctx, row)
     report.seconds = time.perf_counter() - start
     return report

@@ -28,7 +28,10 @@ def _spec_for(ctx: Context, column: str) -> Any:
 
 
 def _rerun(ctx: Context, check_id: str) -> str:
-    return f"readiness check {ctx.bundle.root} --select {check_id} --seed {ctx.seed}"
+    import shlex
+
+    target = ctx.bundle.model_path if ctx.bundle.format == "model-only" else ctx.bundle.root
+    return f"readiness check {shlex.quote(str(target))} --select {check_id} --seed {ctx.seed}"
 
 
 # --------------------------------------------------------------------------- ROB001
@@ -56,11 +59,19 @@ def fuzzing(ctx: Context) -> Result:
     `fuzz_max_examples` rows (`fuzz_max_seconds` caps the time), and shrinks what it finds. Where
     pandera cannot express a check, rows come from the column bounds, filtered by that check.
     Without a schema, rows come from the ranges of the reference data or of rows synthesised from
-    the graph's inputs. A failure shows the counterexample row, the output and a command that
-    reproduces it with onnxruntime alone.
+    the graph's inputs. An input whose request row is a whole tensor (rank >= 3, a scalar, no
+    batch axis) is fuzzed element-wise: the typical row first, then the tensor filled with (or
+    one element set to) each edge value of its dtype, then seeded random tensors within the
+    synthesised range; string inputs get the empty, a long and a non-ASCII string. A failure
+    shows the counterexample row (tensors summarised: shape, dtype, edge value or min/max), the
+    output and a command that reproduces it with onnxruntime alone.
     """
     max_examples = int(ctx.threshold("fuzz_max_examples"))
     max_seconds = float(ctx.threshold("fuzz_max_seconds"))
+    timeout = float(ctx.manifest.checks.timeout_s)
+    capped = max_seconds > timeout / 2
+    if capped:  # a slow model (large tensors) ends its search with a verdict rather than a check timeout
+        max_seconds = timeout / 2
     report = ctx.memo(
         ("fuzz", max_examples, max_seconds), lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds)
     )
@@ -77,28 +88,43 @@ def fuzzing(ctx: Context) -> Result:
         "duration_s": round(report.seconds, 3),
     }
     if report.notes:
-        evidence["notes"] = report.notes
+        evidence["notes"] = list(report.notes)
+    if capped:
+        evidence.setdefault("notes", []).append(
+            f"the search's time budget is capped at half of [checks].timeout_s ({timeout:g} s)"
+        )
     if not report.failed:
         return passed(
-            f"{report.edge_cases} edge cases and {report.search_examples} rows from a seeded hypothesis search scored without error, "
+            f"{report.edge_cases} edge cases and {report.search_examples} rows from a seeded "
+            f"{'random' if report.generator == 'random tensors' else 'hypothesis'} search scored without error, "
             f"with finite outputs within contract ({report.search_stopped})",
             measured,
             evidence,
         )
     ce = report.counterexample
     assert ce is not None
-    where = (
-        f" with {ce.column} = {fuzz.jsonable(ce.value)!r} (edge case)" if ce.phase == "edge" else " (found by search)"
-    )
+    where = " (found by search)"
+    if ce.phase == "edge" and ce.column is None:
+        where = " with every input at its typical value"
+    elif ce.phase == "edge":
+        value = ce.to_dict()["value"]  # long strings shortened
+        where = f" with {ce.where + ' of ' if ce.where else ''}{ce.column} = {value!r} (edge case)"
     evidence["counterexample"] = ce.to_dict()
     evidence["reproduce"] = report.reproduce
     evidence["rerun"] = _rerun(ctx, "ROB001")
     if report.edge_failures:
         evidence["edge_failures"] = [
-            {"column": f.column, "value": fuzz.jsonable(f.value), "problem": f.problem}
+            {k: v for k, v in f.to_dict().items() if k in ("case", "column", "value", "where")} | {"problem": f.problem}
             for f in report.edge_failures[:20]
         ]
-    return failed(f"a schema-valid input breaks the model{where}: {ce.problem}", measured, evidence)
+    valid = (
+        "a schema-valid input"
+        if ctx.bundle.schema is not None
+        else "an input within the reference data's ranges"
+        if ctx.bundle.reference is not None
+        else "an input within the graph's contract"
+    )
+    return failed(f"{valid} breaks the model{where}: {ce.problem}", measured, evidence)
 
 
 # --------------------------------------------------------------------------- ROB002
@@ -358,9 +384,7 @@ def out_of_range(ctx: Context) -> Result:
             cases.append((dom.name, what, value, row))
     if not cases:
         return skipped("the schema bounds no numeric feature and enumerates no category: nothing is out of range")
-    import pandas as pd
-
-    frame = pd.DataFrame([row for *_, row in cases], columns=ctx.feature_columns)
+    frame = fuzz.request_frame(ctx, [row for *_, row in cases])
     result = fuzz.probe(ctx, frame)
     table, failing, rejected = [], [], 0
     reproduce = None
