@@ -266,6 +266,8 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
                 pred.classes = pred.classes or list(spec.classes)
         else:
             arr = np.asarray(value)
+            if arr.size == 0 and arr.ndim > 1:
+                continue  # an empty output (a legitimate 0-sized dim) has no value per row to judge
             pred.values = arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr
     if pred.labels is None and pred.probabilities is not None and pred.classes is not None:
         if pred.probabilities.ndim != 2 or pred.probabilities.shape[1] != len(pred.classes):

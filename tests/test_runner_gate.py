@@ -233,3 +233,16 @@ def test_the_terminal_folds_a_long_list_of_blocking_checks(bundle):
     assert len(notes) == MAX_REASONS + 1
     assert notes[0].startswith("  - XXXA001 (blocker) failed")
     assert notes[-1] == "  - and 4 more blocking: XXXM006, XXXM007, XXXM008, XXXM009 (details in the scorecard)"
+
+
+def test_an_empty_output_is_not_a_crash():
+    """A legitimate 0-sized output (e.g. a Slice to nothing) has no per-row value to judge."""
+    import numpy as np
+
+    from readiness.config import OutputSpec
+    from readiness.runtime import interpret
+
+    pred = interpret({"y": np.zeros((3, 0), dtype=np.float32)}, [OutputSpec(name="y", kind="score")])
+    assert pred.values is None
+    pred = interpret({"y": np.ones((3, 2), dtype=np.float32)}, [OutputSpec(name="y", kind="score")])
+    assert pred.values.tolist() == [1.0, 1.0, 1.0]
