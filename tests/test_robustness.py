@@ -489,3 +489,14 @@ def test_rob001_without_a_schema_takes_bounds_from_the_reference_data(tmp_path: 
     assert rec.evidence["bounds_from"] == "data"
     assert rec.evidence["counterexample"]["row"]["f0"] == 0.0
     assert any("the reference data" in n for n in rec.evidence["notes"])
+
+
+def test_rob001_reports_a_contract_mismatch_as_the_contract_error_not_a_fuzzing_finding(tmp_path: Path):
+    from builders import serving_config, write_bundle
+
+    serving = serving_config(4)
+    serving["inputs"][0]["dtype"] = "float64"  # the graph takes float32: every row is refused
+    bundle = write_bundle(tmp_path / "b", serving=serving, manifest=QUICK)
+    rec = run_check(bundle, "ROB001")
+    assert rec.status == "error", rec.message
+    assert "SCH001" in rec.message and "breaks the model" not in rec.message
