@@ -8,6 +8,7 @@ a broken model file is a check result, not a loading error.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
@@ -30,6 +31,15 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "readiness.toml"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (models can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass

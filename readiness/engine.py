@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import os
 import platform
 import time
@@ -12,21 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .bundle import Bundle, load_bundle
+from .bundle import Bundle, load_bundle, sha256_file
 from .context import Context
 from .errors import BundleError
 from .gate import apply_waivers, decide, scores
 from .registry import Registry, default_registry, select_checks
 from .runner import CheckRun, Listener, Runner
 from .scorecard import CheckRecord, Scorecard
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cpu_name() -> str:

@@ -41,6 +41,23 @@ _OPT_LEVELS = {
     "all": "ORT_ENABLE_ALL",
 }
 
+# onnx.TensorProto.DataType -> serving dtype names
+ONNX_ELEM_TYPES: dict[int, str] = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+}
+
 
 class ProviderUnavailable(Exception):
     """A requested execution provider is not in the installed onnxruntime."""

@@ -409,7 +409,7 @@ def test_rpr005_fails_on_missing_keys_and_missing_lock_file(example_bundle):
 
 
 def test_rpr005_fingerprint_of_the_reference_file_and_malformed_fingerprints(example_bundle):
-    digest = rpr.sha256_of(example_bundle / "reference.csv")
+    digest = rpr.sha256_file(example_bundle / "reference.csv")
     table = tomllib.loads((example_bundle / "readiness.toml").read_text())
     del table["lineage"]["training_data"]
     table["lineage"]["data_fingerprint"] = f"sha256:{digest}"

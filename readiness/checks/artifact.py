@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
+from readiness.bundle import sha256_file
 from readiness.context import Context
 from readiness.errors import ModelLoadError
 from readiness.registry import Result, check, failed, inconclusive, passed, skipped
@@ -205,14 +204,6 @@ def metadata_present(ctx: Context) -> Result:
     return passed(f"producer {producer}, model_version {facts.model_version}, described", measured)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @check(
     "ART004",
     "Artifact size within budget; sha256 recorded",
@@ -245,9 +236,9 @@ def artifact_size(ctx: Context) -> Result:
     total = sum(sizes.values())
     size_mb = round(total / MIB, 6)
     shown = f"{total / MIB:.2f} MiB" if total >= MIB else f"{total / 1024:.1f} KiB"
-    sha = _sha256(path)
+    sha = sha256_file(path)
     measured: dict[str, Any] = {"size_bytes": total, "size_mb": size_mb, "sha256": sha}
-    evidence = {"files": {name: {"bytes": sizes[name], "sha256": _sha256(p)} for name, p in files.items()}}
+    evidence = {"files": {name: {"bytes": sizes[name], "sha256": sha256_file(p)} for name, p in files.items()}}
     budget = ctx.serving.resources.max_model_mb if ctx.serving is not None else None
     if budget is None:
         return passed(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from .. import metrics
+from ..bundle import sha256_file
 from ..context import Context
 from ..registry import Result, check, failed, passed
 
@@ -117,14 +117,6 @@ def ops002(ctx: Context) -> Result:
     )
 
 
-def _sha256(path: Any) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @check(
     "OPS003",
     "A rollback target exists",
@@ -149,8 +141,8 @@ def ops003(ctx: Context) -> Result:
     evidence: dict[str, Any] = {"baseline_manifest": ctx.manifest.baseline.manifest, "model": str(path.name)}
     if not path.is_file():
         return failed(f"the rollback target's model {path} does not exist", evidence=evidence)
-    sha = _sha256(path)
-    same = sha == _sha256(ctx.bundle.model_path)
+    sha = sha256_file(path)
+    same = sha == sha256_file(ctx.bundle.model_path)
     evidence.update({"sha256": sha, "same_as_candidate": same})
     try:
         session = base.new_session()

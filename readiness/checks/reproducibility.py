@@ -9,16 +9,15 @@ the same predictions the quality checks read.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import metrics
+from ..bundle import sha256_file
 from ..context import Context
 from ..errors import SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
@@ -617,14 +616,6 @@ def _is_path(text: str) -> bool:
     return not re.search(r"\s", text) and ("/" in text or bool(_SUFFIX.search(text)))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @check(
     "RPR005",
     "Lineage recorded",
@@ -664,7 +655,7 @@ def lineage_recorded(ctx: Context) -> Result:
     if env and _is_path(env.strip()):
         path = root / env.strip()
         if path.is_file():
-            evidence["environment_lock"] = {"path": env, "sha256": sha256_of(path)}
+            evidence["environment_lock"] = {"path": env, "sha256": sha256_file(path)}
         else:
             problems.append(f"[lineage].environment names lock file {env!r}, which does not exist in the bundle")
     elif env:
@@ -678,7 +669,7 @@ def lineage_recorded(ctx: Context) -> Result:
         claimed = match.group(1).lower()
         if lineage.training_data:
             data_path = root / lineage.training_data
-            actual = sha256_of(data_path)
+            actual = sha256_file(data_path)
             evidence["training_data"] = {"path": lineage.training_data, "sha256": actual}
             measured["fingerprint_verified"] = actual == claimed
             if actual != claimed:
@@ -686,7 +677,7 @@ def lineage_recorded(ctx: Context) -> Result:
                     f"[lineage].data_fingerprint does not match {lineage.training_data} "
                     f"(recorded sha256:{claimed[:12]}..., file has sha256:{actual[:12]}...)"
                 )
-        elif ctx.bundle.reference_path is not None and sha256_of(ctx.bundle.reference_path) == claimed:
+        elif ctx.bundle.reference_path is not None and sha256_file(ctx.bundle.reference_path) == claimed:
             measured["fingerprint_verified"] = True
             notes.append(f"data_fingerprint is the sha256 of the reference data {ctx.bundle.reference_path.name}")
         else:

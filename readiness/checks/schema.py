@@ -11,31 +11,17 @@ from readiness.config import InputSpec
 from readiness.context import Context
 from readiness.errors import SkipCheck
 from readiness.registry import Result, check, errored, failed, passed
+from readiness.runtime import ONNX_ELEM_TYPES
 
 from ._onnx_facts import ModelUnreadable, model_proto
 
 # --------------------------------------------------------------------------- the graph's signature
-_ELEM_NAMES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    8: "string",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
 
 
 def _elem_name(elem_type: int) -> str:
     from onnx import TensorProto
 
-    return _ELEM_NAMES.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
+    return ONNX_ELEM_TYPES.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
 
 
 def _signature(values: Sequence[Any], exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:

@@ -6,23 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import InputSpec, OutputSpec
-
-# onnx.TensorProto.DataType -> serving dtype names
-ONNX_ELEM_TYPES: dict[int, str] = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    8: "string",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    12: "uint32",
-    13: "uint64",
-}
+from ..runtime import ONNX_ELEM_TYPES
 
 
 def load_proto(path: Path) -> Any | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..scorecard import Scorecard
+from ._common import STATUS_WORD
 
 STATUS_STYLE = {
     "pass": "green",
@@ -13,14 +14,6 @@ STATUS_STYLE = {
     "skip": "dim",
     "inconclusive": "yellow",
     "waived": "cyan",
-}
-STATUS_WORD = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "skip": "SKIP",
-    "inconclusive": "INCONCLUSIVE",
-    "waived": "WAIVED",
 }
 
 
