@@ -2,16 +2,20 @@
 
 An exception or a timeout in one check becomes an `error` result for that check
 and the run goes on. Timing-sensitive (`exclusive`) checks run last, alone: the
-runner waits for any check still running in the background before them.
+runner waits for any check still running in the background before them, and holds
+a machine-wide lock (`machine_lock`) so that two readiness runs never time at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .context import Context
@@ -149,6 +153,38 @@ class Runner:
 
     def run(self, specs: Iterable[CheckSpec]) -> list[CheckRun]:
         specs = list(specs)
-        ordered = [s for s in specs if not s.exclusive] + [s for s in specs if s.exclusive]
-        runs = [self._run_one(spec) for spec in ordered]
+        runs = [self._run_one(spec) for spec in specs if not spec.exclusive]
+        exclusive = [spec for spec in specs if spec.exclusive]
+        if exclusive:
+            with machine_lock():
+                runs += [self._run_one(spec) for spec in exclusive]
         return sorted(runs, key=lambda r: r.spec.id)
+
+
+LOCK_NAME = "readiness-exclusive.lock"
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[None]:
+    """Hold a lock shared by every readiness process on this machine while timing-sensitive checks run.
+
+    Two runs at once (pytest-xdist workers, parallel CI jobs on one runner) would otherwise time
+    their latency checks against each other. Where file locks are unavailable, this does nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / LOCK_NAME
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - held for the with-block
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -246,3 +246,40 @@ def test_an_empty_output_is_not_a_crash():
     assert pred.values is None
     pred = interpret({"y": np.ones((3, 2), dtype=np.float32)}, [OutputSpec(name="y", kind="score")])
     assert pred.values.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_timing_checks_wait_for_another_run_holding_the_machine_lock(bundle):
+    """Two readiness runs on one machine (xdist workers, parallel CI jobs) never time at the same moment."""
+    import fcntl
+    import tempfile
+    import threading
+
+    from readiness.runner import LOCK_NAME
+
+    started: list[float] = []
+    reg = Registry()
+
+    @check("XXXM001", "timing", category="xxx", severity="major", exclusive=True)
+    def timing(ctx):
+        started.append(time.monotonic())
+        return passed("timed")
+
+    @check("XXXM002", "not timing", category="xxx", severity="major")
+    def not_timing(ctx):
+        started.append(-time.monotonic())
+        return passed("ran")
+
+    reg.add_object([timing, not_timing])
+    released: list[float] = []
+    with open(Path(tempfile.gettempdir()) / LOCK_NAME, "a+") as other_run:
+        fcntl.flock(other_run, fcntl.LOCK_EX)
+
+        def release() -> None:
+            time.sleep(0.5)
+            released.append(time.monotonic())
+            fcntl.flock(other_run, fcntl.LOCK_UN)
+
+        threading.Thread(target=release).start()
+        sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    assert sc.check("XXXM001").status == "pass"
+    assert -started[0] < released[0] <= started[1]  # the ordinary check did not wait; the timing one did
