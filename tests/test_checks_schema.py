@@ -141,6 +141,10 @@ def test_sch002_fails_a_schema_feature_the_model_never_reads(tmp_path):
     frame = tabular_data().assign(zip_code=1.0)
     rec = run_check(write_bundle(tmp_path / "b", reference=frame), "SCH002")
     assert rec.status == "fail" and "schema column(s) the model never reads: zip_code" in rec.message
+    # declared as a slice, the same column is metadata to group rows by, not a forgotten feature
+    sliced = write_bundle(tmp_path / "c", reference=frame, manifest={"data": {"slices": ["zip_code"]}})
+    rec = run_check(sliced, "SCH002")
+    assert rec.status == "pass", rec.message
 
 
 def test_sch002_fails_a_string_column_feeding_a_float_input(tmp_path):

@@ -54,6 +54,8 @@ def build_schema(X: pd.DataFrame) -> pa.DataFrameSchema:
         margin = 0.1 * (hi - lo)
         columns[col] = pa.Column(float, pa.Check.in_range(max(0.0, lo - margin), hi + margin), nullable=False)
     columns["label"] = pa.Column(int, pa.Check.isin([0, 1]), nullable=False, required=False)
+    # Not a model input: the slice ROB005 judges quality on (tumour size above or below the median radius).
+    columns["size_band"] = pa.Column(str, pa.Check.isin(["large", "small"]), nullable=False, required=False)
     return pa.DataFrameSchema(columns, strict=True, coerce=False, name="breast_cancer")
 
 
@@ -122,6 +124,7 @@ description = "Logistic regression that flags malignant tumours from 30 cell-nuc
 schema = "schema.yaml"
 reference = "reference.csv"
 target = "label"
+slices = ["size_band"]
 
 [serving]
 config = "serving.yaml"
@@ -206,6 +209,8 @@ def build(out: Path = HERE, seed: int = SEED) -> Path:
     (out / "model.onnx").write_bytes(export_onnx(model, X.shape[1]))
     (out / "schema.yaml").write_text(build_schema(X).to_yaml())
     reference = X_ref.assign(label=y_ref.to_numpy()).reset_index(drop=True)
+    median_radius = float(X["mean_radius"].median())
+    reference["size_band"] = np.where(reference["mean_radius"] > median_radius, "large", "small")
     reference.to_csv(out / "reference.csv", index=False, float_format="%.10g")
     features = ", ".join(X.columns)
     (out / "serving.yaml").write_text(SERVING.format(n=X.shape[1], features=features))

@@ -199,7 +199,8 @@ _COMPATIBLE = {
 def schema_maps_onto_inputs(ctx: Context) -> Result:
     """Every model input is fed by a schema column, every schema feature is used, and dtypes are compatible.
 
-    The target column may be in the schema or not; it is never a feature. A
+    The target column may be in the schema or not; it is never a feature, and neither
+    are the `[data].slices` columns (metadata to group rows by). A
     float64 column feeding a float32 input is compatible (it is cast, as serving
     does); a float column feeding an integer input, or a string column feeding a
     numeric one, is not.
@@ -215,7 +216,8 @@ def schema_maps_onto_inputs(ctx: Context) -> Result:
     unfed = [c for c in feeds if c not in columns]
     if unfed:
         problems.append(f"model input column(s) not in the schema: {', '.join(unfed[:10])}")
-    unused = [c for c in columns if c not in feeds and c != target]
+    not_features = {target, *ctx.manifest.data.slices}
+    unused = [c for c in columns if c not in feeds and c not in not_features]
     if unused:
         problems.append(f"schema column(s) the model never reads: {', '.join(unused[:10])}")
     kinds = {c: _column_kind(columns[c]) for c in feeds if c in columns}
