@@ -5,6 +5,7 @@ python -m tumour.train OUT_DIR
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -56,6 +57,17 @@ owner = "ml-team@example.com"
 intended_use = "Example of readiness checks inside an existing test suite; not for clinical use."
 limitations = "Eight features of one public data set."
 
+[monitoring]
+owner = "ml-team@example.com"
+alert_metric = "roc_auc"
+drift = {{ default = 0.1 }}
+
+[lineage]
+code_version = "tumour.train (this repository)"
+data_fingerprint = "sha256:{data_sha256}"
+seed = {seed}
+environment = "the repository's pyproject.toml test dependencies"
+
 [policy]
 fail_on = "major"
 """
@@ -104,7 +116,9 @@ def build(out: Path) -> Path:
     (out / "schema.yaml").write_text(schema_yaml(X))
     X_ref.assign(label=y_ref.to_numpy()).to_csv(out / "holdout.csv", index=False, float_format="%.10g")
     (out / "serving.yaml").write_text(SERVING.format(n=len(FEATURES), features=", ".join(FEATURES)))
-    (out / "readiness.toml").write_text(MANIFEST)
+    train_csv = X_train.assign(label=y_train.to_numpy()).to_csv(index=False, float_format="%.10g")
+    digest = hashlib.sha256(train_csv.encode()).hexdigest()
+    (out / "readiness.toml").write_text(MANIFEST.format(data_sha256=digest, seed=SEED))
     return out / "readiness.toml"
 
 
