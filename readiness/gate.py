@@ -63,18 +63,22 @@ def decide(
 ) -> GateDecision:
     decision = GateDecision(released=True, fail_on=fail_on)
     threshold = SEVERITY_RANK[fail_on]
-    ranked: list[tuple[int, int, str]] = []  # root causes first: failures, then inconclusive, then could-not-run
+    # Root causes first, in `blocking` and `reasons` alike: failures, then inconclusive, then
+    # checks that could not run (often a consequence of a failure), each by severity.
+    ranked: list[tuple[int, int, str, str]] = []
     for run in runs:
         sid, status = run.spec.id, run.result.status
         if status in BLOCKING_STATUSES and SEVERITY_RANK[run.severity] >= threshold:
-            decision.blocking.append(sid)
             word = {"fail": "failed", "error": "could not run", "inconclusive": "was inconclusive"}[status]
             order = {"fail": 0, "inconclusive": 1, "error": 2}[status]
-            ranked.append((order, -SEVERITY_RANK[run.severity], f"{sid} ({run.severity}) {word}: {run.result.message}"))
+            reason = f"{sid} ({run.severity}) {word}: {run.result.message}"
+            ranked.append((order, -SEVERITY_RANK[run.severity], sid, reason))
         elif status == "skip" and any(sid == r or sid.startswith(r) for r in require):
-            decision.blocking.append(sid)
-            ranked.append((3, 0, f"{sid} is required by [policy].require but was skipped: {run.result.message}"))
-    decision.reasons.extend(reason for *_, reason in sorted(ranked, key=lambda r: r[:2]))
+            reason = f"{sid} is required by [policy].require but was skipped: {run.result.message}"
+            ranked.append((3, 0, sid, reason))
+    for *_, sid, reason in sorted(ranked, key=lambda r: r[:3]):
+        decision.blocking.append(sid)
+        decision.reasons.append(reason)
     for w in waivers:
         if w["state"] == "expired":
             if w["check"] not in decision.blocking:

@@ -90,7 +90,7 @@ def test_fail_on_decides_which_severities_block(bundle):
 
 def test_inconclusive_and_error_block_like_a_failure(bundle):
     sc, _ = evaluate(bundle, registry=_registry(XXXM001="inconclusive", XXXA002="error", XXXI003="fail"), today=TODAY)
-    assert sc.gate["blocking"] == ["XXXA002", "XXXM001"]
+    assert sc.gate["blocking"] == ["XXXM001", "XXXA002"]  # inconclusive before could-not-run
 
 
 def test_a_required_check_that_skips_blocks(bundle):
@@ -213,11 +213,11 @@ def test_a_class_count_mismatch_is_an_error_naming_sch004(tmp_path):
 
 def test_reasons_lead_with_failures_then_what_could_not_run(bundle):
     """A reviewer reads the root cause first: failures by severity, errors (often consequences) last."""
-    reg = _registry(XXXM001="error", XXXN002="fail", XXXA003="fail", XXXA004="inconclusive")
+    reg = _registry(XXXM001="error", XXXN002="fail", XXXA003="fail", XXXA004="inconclusive", XXXM005="fail")
     sc, _ = evaluate(bundle, registry=reg, today=TODAY)
     order = [reason.split(" ")[0] for reason in sc.gate["reasons"]]
-    assert order == ["XXXA003", "XXXA004", "XXXM001"]  # the minor XXXN002 is below fail_on = "major"
-    assert sc.gate["blocking"] == ["XXXA003", "XXXA004", "XXXM001"]
+    assert order == ["XXXA003", "XXXM005", "XXXA004", "XXXM001"]  # the minor XXXN002 is below fail_on
+    assert sc.gate["blocking"] == order  # renderers list blocking findings in this order
 
 
 def test_the_terminal_folds_a_long_list_of_blocking_checks(bundle):
