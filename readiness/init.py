@@ -192,6 +192,16 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
             if columns is None or spec.features != columns:
                 review.append(f"input {spec.name}: feature names are placeholders")
             lines.append(f"    features: {_yaml_scalar(spec.features)}  # {origin}")
+        elif columns is not None and len(spec.shape) == 2 and spec.shape[1] > 0 and spec.shape[1] != len(columns):
+            width = spec.shape[1]
+            review.append(
+                f"input {spec.name} takes {width} values per row but the sample has {len(columns)} columns besides "
+                f"the target: list the model's {width} features, in training order, under `features`"
+            )
+            lines.append(
+                f"    # features: [...]  # TODO: the {width} columns the model reads, in training order"
+                f" (the sample has {len(columns)}: {', '.join(columns[:5])}{', ...' if len(columns) > 5 else ''})"
+            )
         else:
             lines.append("    # no features list: the input is fed from the column named like the input")
         lines.append("    on_invalid: score  # the server scores out-of-schema rows (set `reject` if it refuses them)")

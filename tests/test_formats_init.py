@@ -137,3 +137,14 @@ def test_nullability_and_categories_come_from_the_data():
     schema.validate(frame)
     text = schema_text(schema, comments, "s.csv", len(frame))
     assert "nullable: true (" in text and "3 categories enumerated" in text
+
+
+def test_a_sample_with_more_columns_than_the_model_reads_is_flagged_for_review(fresh, example_bundle):
+    """The example's reference has a slice column the model never reads: init cannot guess the features."""
+    import shutil
+
+    shutil.copy(example_bundle / "reference.csv", fresh / "holdout.csv")  # 30 features + size_band + label
+    code, out = invoke("init", str(fresh / "model.onnx"), "--data", str(fresh / "holdout.csv"), "--target", "label")
+    assert code == 0, out
+    assert "input input takes 30 values per row but the sample has 31 columns besides the target" in out
+    assert "# features: [...]  # TODO: the 30 columns the model reads" in (fresh / "serving.yaml").read_text()
