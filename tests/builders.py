@@ -242,3 +242,21 @@ def with_nan_at_zero(model: onnx.ModelProto, column: int, input_name: str = "inp
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
+
+
+def edit_manifest(bundle: Path, edit: Any) -> None:
+    """Apply `edit(table)` to the bundle's readiness.toml as data (a table may already exist)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    toml = bundle / "readiness.toml"
+    table = tomllib.loads(toml.read_text())
+    edit(table)
+    toml.write_text(tomli_w.dumps(table))
+
+
+def set_thresholds(bundle: Path, **values: Any) -> None:
+    """Merge `values` into the manifest's [policy.thresholds]."""
+    edit_manifest(bundle, lambda t: t.setdefault("policy", {}).setdefault("thresholds", {}).update(values))

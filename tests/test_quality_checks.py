@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import prob_model, sklearn_onnx, tabular_data, write_bundle
+from builders import edit_manifest, prob_model, set_thresholds, sklearn_onnx, tabular_data, write_bundle
 from onnx import TensorProto, helper
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -31,26 +31,18 @@ def _run(bundle: Path, *select: str):
 
 
 def _set_threshold(bundle: Path, name: str, value: object) -> None:
-    import tomli_w
-    import tomllib
-
-    toml = bundle / "readiness.toml"
-    table = tomllib.loads(toml.read_text())
-    table.setdefault("policy", {}).setdefault("thresholds", {})[name] = value
-    toml.write_text(tomli_w.dumps(table))
+    set_thresholds(bundle, **{name: value})
 
 
 def _set_baseline(bundle: Path, manifest: str | None) -> None:
     """Point the bundle's [baseline].manifest at `manifest`, or remove [baseline] (None)."""
-    import tomli_w
-    import tomllib
 
-    toml = bundle / "readiness.toml"
-    table = tomllib.loads(toml.read_text())
-    table.pop("baseline", None)
-    if manifest is not None:
-        table["baseline"] = {"manifest": manifest}
-    toml.write_text(tomli_w.dumps(table))
+    def edit(table: dict) -> None:
+        table.pop("baseline", None)
+        if manifest is not None:
+            table["baseline"] = {"manifest": manifest}
+
+    edit_manifest(bundle, edit)
 
 
 @pytest.fixture(scope="module")

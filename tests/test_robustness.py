@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from builders import feature_names, prob_model, serving_config, tabular_data, write_bundle
+from builders import feature_names, prob_model, serving_config, set_thresholds, tabular_data, write_bundle
 from onnx import helper, numpy_helper
 
 from readiness import evaluate
@@ -371,26 +371,15 @@ def test_rob005_passes_when_every_slice_is_good_and_reports_small_groups(tmp_pat
 
 def test_rob005_min_metric_bar_is_judged_per_group(tmp_path: Path):
     bundle = _sliced_bundle(tmp_path / "b", invert=False)
-    _set_thresholds(bundle, min_metric={"roc_auc": 0.999})
+    set_thresholds(bundle, min_metric={"roc_auc": 0.999})
     rec = run_check(bundle, "ROB005")
     assert rec.status == "fail", rec.message
     assert "misses the bar 0.999" in rec.message
 
 
 # --------------------------------------------------------------------------- the example
-def _set_thresholds(bundle: Path, **values: object) -> None:
-    """Merge `values` into the manifest's [policy.thresholds] (which may already exist)."""
-    import tomli_w
-    import tomllib
-
-    toml = bundle / "readiness.toml"
-    table = tomllib.loads(toml.read_text())
-    table.setdefault("policy", {}).setdefault("thresholds", {}).update(values)
-    toml.write_text(tomli_w.dumps(table))
-
-
 def test_the_clean_example_passes_all_five(example_bundle: Path):
-    _set_thresholds(example_bundle, fuzz_max_seconds=1.0)
+    set_thresholds(example_bundle, fuzz_max_seconds=1.0)
     scorecard, _ = evaluate(example_bundle, select=["ROB"])
     statuses = {c.id: c.status for c in scorecard.checks}
     assert statuses == {"ROB001": "pass", "ROB002": "pass", "ROB003": "pass", "ROB004": "pass", "ROB005": "pass"}
