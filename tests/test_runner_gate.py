@@ -171,13 +171,8 @@ def test_unknown_threshold_names_are_rejected_with_a_suggestion(bundle):
         evaluate(bundle, registry=reg, today=TODAY)
 
 
-def test_a_model_that_refuses_the_declared_rows_is_an_error_naming_the_contract(tmp_path):
-    """Every check that scores rows says why it could not, instead of 'check crashed'."""
-    from builders import serving_config
-
-    serving = serving_config(4)
-    serving["inputs"][0]["dtype"] = "float64"  # the graph takes float32
-    bundle = write_bundle(tmp_path / "b", serving=serving)
+def _score_reference_rows(bundle: Path):
+    """The result of a check that only scores the reference rows, on `bundle`."""
     reg = Registry()
 
     @check("XXXM001", "scores the reference rows", category="xxx", severity="major")
@@ -186,7 +181,16 @@ def test_a_model_that_refuses_the_declared_rows_is_an_error_naming_the_contract(
 
     reg.add_object(scores)
     sc, _ = evaluate(bundle, registry=reg, today=TODAY)
-    result = sc.check("XXXM001")
+    return sc.check("XXXM001")
+
+
+def test_a_model_that_refuses_the_declared_rows_is_an_error_naming_the_contract(tmp_path):
+    """Every check that scores rows says why it could not, instead of 'check crashed'."""
+    from builders import serving_config
+
+    serving = serving_config(4)
+    serving["inputs"][0]["dtype"] = "float64"  # the graph takes float32
+    result = _score_reference_rows(write_bundle(tmp_path / "b", serving=serving))
     assert result.status == "error"
     assert "SCH001" in result.message and "crashed" not in result.message
 
@@ -196,16 +200,7 @@ def test_a_class_count_mismatch_is_an_error_naming_sch004(tmp_path):
 
     serving = serving_config(4)
     serving["outputs"] = [{"name": "probabilities", "kind": "probabilities", "classes": [0, 1, 2]}]
-    bundle = write_bundle(tmp_path / "b", serving=serving)
-    reg = Registry()
-
-    @check("XXXM001", "scores the reference rows", category="xxx", severity="major")
-    def scores(ctx):
-        return passed(f"scored {len(ctx.reference_predictions)} rows")
-
-    reg.add_object(scores)
-    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
-    result = sc.check("XXXM001")
+    result = _score_reference_rows(write_bundle(tmp_path / "b", serving=serving))
     assert result.status == "error"
     assert "3 classes are declared" in result.message and "SCH004" in result.message
     assert "crashed" not in result.message
