@@ -99,6 +99,19 @@ def example_run(workspace: Path):
     return run_action(workspace, bundles="models/breast-cancer", output_dir="reports-main")
 
 
+def test_action_can_leave_the_step_summary_alone(workspace):
+    code, summary, outputs, _ = run_action(
+        workspace,
+        working_directory="models",
+        bundles="not-ready",
+        args="--select SCH001",
+        output_dir="../base-run",
+        step_summary="false",
+    )
+    assert code == 1 and summary == ""
+    assert Path(outputs["scorecard"]) == workspace / "base-run" / "not-ready" / "scorecard.json"
+
+
 def test_action_releases_the_example_with_a_short_summary_and_valid_sarif(example_run):
     code, summary, outputs, log = example_run
     assert code == 0, log

@@ -8,6 +8,7 @@ Inputs come from the environment, as the Action's step passes them:
 - `INPUT_OUTPUT_DIR`: where the reports go (default `readiness-reports`);
 - `INPUT_BASE_SCORECARD`: a JSON scorecard of the base branch, or a directory laid out like
   OUTPUT_DIR from a base-branch run: the pull request's diff is computed against it;
+- `INPUT_STEP_SUMMARY`: `false` to leave `$GITHUB_STEP_SUMMARY` alone (a base-branch run for the diff);
 - `INPUT_POST_COMMENT`: `true` when a later step posts the diff as a pull-request comment
   (then the diff is not repeated in the step summary).
 
@@ -61,6 +62,7 @@ def _inputs(env: dict[str, str]) -> dict[str, str]:
         "output_dir": env.get("INPUT_OUTPUT_DIR", "").strip() or "readiness-reports",
         "base": env.get("INPUT_BASE_SCORECARD", "").strip(),
         "post_comment": env.get("INPUT_POST_COMMENT", "").strip().lower(),
+        "step_summary": env.get("INPUT_STEP_SUMMARY", "").strip().lower() or "true",
     }
 
 
@@ -187,7 +189,8 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     summary = "".join(_summary(run) for run in runs)
     summary_path = out_root / "summary.md"
     summary_path.write_text(summary, encoding="utf-8")
-    _append(env.get("GITHUB_STEP_SUMMARY"), summary)
+    step_summary = env.get("GITHUB_STEP_SUMMARY") if inputs["step_summary"] != "false" else None
+    _append(step_summary, summary)
 
     diff_path = ""
     if inputs["base"]:
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
         (out_root / "diff.md").write_text(body, encoding="utf-8")
         diff_path = str(out_root / "diff.md")
         if inputs["post_comment"] != "true":
-            _append(env.get("GITHUB_STEP_SUMMARY"), body)
+            _append(step_summary, body)
 
     exit_code = max((run.exit_code for run in runs), default=2)
     scorecards = [str(run.report("json")) for run in runs if run.report("json").is_file()]
