@@ -251,6 +251,52 @@ def _schema_valid(schema: Any, frame: pd.DataFrame) -> bool:
 _SEARCH_LOCK = threading.Lock()
 
 
+_PRIVATE_HOME: list[str] = []  # the process's private hypothesis storage directory, made on first use
+
+
+def _private_home() -> str:
+    if not _PRIVATE_HOME:
+        import atexit
+        import shutil
+        import tempfile
+
+        path = tempfile.mkdtemp(prefix="readiness-hypothesis-")
+        atexit.register(shutil.rmtree, path, True)
+        _PRIVATE_HOME.append(path)
+    return _PRIVATE_HOME[0]
+
+
+@contextlib.contextmanager
+def _storage_outside_cwd() -> Iterator[None]:
+    """Keep hypothesis from creating `.hypothesis/` in the current directory.
+
+    The search uses no example database (`database=None`), but hypothesis still caches
+    files (its unicode character map, drawn by text strategies) under its home directory,
+    `./.hypothesis` by default: a CI checkout or a user's repository would get a new
+    untracked folder. For the search only, that home is a private temporary directory
+    (removed at exit); the previous setting is restored afterwards, so a user's own
+    hypothesis tests in the same process keep theirs. A user who asks for a location
+    (`HYPOTHESIS_STORAGE_DIRECTORY`) keeps it.
+    """
+    import os
+
+    try:
+        from hypothesis import configuration
+    except ImportError:  # pragma: no cover - hypothesis is a dependency
+        yield
+        return
+    key = "__hypothesis_home_directory"
+    previous = getattr(configuration, key, None)
+    if previous is not None or os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or not hasattr(configuration, key):
+        yield
+        return
+    configuration.set_hypothesis_home_dir(_private_home())
+    try:
+        yield
+    finally:
+        setattr(configuration, key, previous)
+
+
 @contextlib.contextmanager
 def _without_local_constants() -> Iterator[None]:
     """Keep hypothesis from mixing literals of "local" modules into the values it draws.
@@ -295,7 +341,7 @@ def _find(strategy: Any, condition: Any, max_examples: int, seed: int) -> Any:
         suppress_health_check=list(HealthCheck),
     )
     try:
-        with warnings.catch_warnings(), _without_local_constants():
+        with warnings.catch_warnings(), _without_local_constants(), _storage_outside_cwd():
             warnings.simplefilter("ignore")
             return find(strategy, condition, settings=opts, random=random.Random(seed))
     except (NoSuchExample, Unsatisfiable):
