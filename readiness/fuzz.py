@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import runtime as rt
+from . import vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -262,6 +263,9 @@ class TensorValue:
             arr.flat[0] = self.poke[0]
         return arr
 
+    def __jsonable__(self) -> dict[str, Any]:
+        return self.summary()
+
     def summary(self) -> dict[str, Any]:
         """Shape, dtype and the edge value (or min and max), never the elements."""
         out: dict[str, Any] = {"shape": list(self.shape), "dtype": self.dtype}
@@ -469,22 +473,8 @@ def _tensor_search(
 
 # --------------------------------------------------------------------------- the oracle
 def jsonable(value: Any) -> Any:
-    """A JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
-    if isinstance(value, TensorValue):
-        return value.summary()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+    """A JSON-safe copy (`readiness.vocabulary.jsonable`); a TensorValue reads as its summary."""
+    return vocabulary.jsonable(value)
 
 
 OUTPUT_MAX = 32  # an output row with more elements is summarised (shape, dtype, min, max, non-finite count)
