@@ -35,6 +35,7 @@ import tomli_w
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
+from .bundle import Bundle
 from .engine import evaluate
 from .registry import CheckSpec, Registry, default_registry
 from .scorecard import CheckRecord, Scorecard
@@ -300,7 +301,7 @@ def _registry_with(checks: Sequence[CheckLike]) -> Registry:
     return registry
 
 
-def evaluate_checks(bundle: Path | str, *checks: CheckLike, **kwargs: Any) -> Scorecard:
+def evaluate_checks(bundle: Path | str | Bundle, *checks: CheckLike, **kwargs: Any) -> Scorecard:
     """Run the given checks (ids, or `@check` functions) on a bundle; return the scorecard.
 
     Keyword arguments go to `readiness.evaluate` (`seed=`, `trust=`, `fail_on=`, `today=` ...).
@@ -309,16 +310,17 @@ def evaluate_checks(bundle: Path | str, *checks: CheckLike, **kwargs: Any) -> Sc
         raise ValueError("name at least one check")
     ids = [spec.id if (spec := _spec_of(c)) is not None else str(c) for c in checks]
     registry = kwargs.pop("registry", None) or _registry_with(checks)
-    scorecard, _ = evaluate(Path(bundle), select=ids, registry=registry, **kwargs)
+    target = bundle if isinstance(bundle, Bundle) else Path(bundle)
+    scorecard, _ = evaluate(target, select=ids, registry=registry, **kwargs)
     return scorecard
 
 
-def run_checks(bundle: Path | str, *checks: CheckLike, **kwargs: Any) -> dict[str, CheckRecord]:
+def run_checks(bundle: Path | str | Bundle, *checks: CheckLike, **kwargs: Any) -> dict[str, CheckRecord]:
     """Run checks on a bundle; their records by id (every selected check, e.g. all of a prefix "ROB")."""
     return {record.id: record for record in evaluate_checks(bundle, *checks, **kwargs).checks}
 
 
-def run_check(bundle: Path | str, check: CheckLike, **kwargs: Any) -> CheckRecord:
+def run_check(bundle: Path | str | Bundle, check: CheckLike, **kwargs: Any) -> CheckRecord:
     """Run one check on a bundle and return its record (`.status`, `.message`, `.measured`, `.evidence`)."""
     spec = _spec_of(check)
     check_id = spec.id if spec is not None else str(check)
