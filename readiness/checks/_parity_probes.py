@@ -121,6 +121,8 @@ def build(
     ctx: Context, doms: Sequence[Any], splits: TreeSplits, *, max_rows: int, rng: np.random.Generator
 ) -> list[Family]:
     """Every family's rows (each bounded so that all families together stay near `max_rows`)."""
+    if max_rows <= 0:
+        return [Family(name, note="probes disabled (parity_probe_rows = 0)") for name in FAMILIES]
     base = {d.name: d.typical for d in doms}
     per_family = max(8, max_rows // len(FAMILIES))
     families = {name: Family(name) for name in FAMILIES}
