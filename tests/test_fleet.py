@@ -29,7 +29,10 @@ def registry(tmp_path_factory) -> Path:
     write_bundle(root / "models" / "good", manifest={"policy": {"thresholds": {"min_metric": {"roc_auc": 0.5}}}})
     write_bundle(
         root / "models" / "renamed",
-        manifest={"model": {"name": "<script>alert(1)</script>"}, "policy": {"thresholds": {"min_metric": {"roc_auc": 0.9999}}}},
+        manifest={
+            "model": {"name": "<script>alert(1)</script>"},
+            "policy": {"thresholds": {"min_metric": {"roc_auc": 0.9999}}},
+        },
     )
     bad = write_bundle(root / "models" / "broken-manifest")
     (bad / "readiness.toml").write_text('[model]\npath = "model.onnx"\nnmae = "typo"\n')
