@@ -154,14 +154,15 @@ def test_action_blocks_not_ready_and_posts_a_diff_against_the_base_scorecard(wor
     assert diff in summary  # no token: the diff goes to the step summary
 
 
-def test_action_globs_several_bundles_and_reports_the_worst(workspace, example_run):
+def test_action_checks_several_bundles_and_reports_the_worst(workspace, example_run):
+    bundles = "models/*"
     base_dir = example_run[2]["output-dir"]  # a base-branch run's output directory: one scorecard per bundle slug
     code, summary, outputs, log = run_action(
         workspace,
         post_comment=True,
-        bundles="models/*",
+        bundles=bundles,
         args="--select SCH001",
-        output_dir="r",
+        output_dir=f"r-{bundles.strip('*/')}",
         base_scorecard=base_dir,
     )
     assert code == 1, log

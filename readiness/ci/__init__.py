@@ -47,9 +47,3 @@ def bundle_of(path: Path, top: Path) -> Path | None:
         if current == top or top not in current.parents:
             return None
         current = current.parent
-
-
-def slug(path: Path) -> str:
-    """A directory name for one bundle's reports: its path with separators and odd characters as dashes."""
-    text = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in path.as_posix()).strip("-.")
-    return text[:100] or "bundle"

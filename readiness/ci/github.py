@@ -30,7 +30,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import expand_bundles, slug
+from ..errors import BundleError
+from . import expand_bundles
 
 REPORTS = {
     "json": "scorecard.json",
@@ -176,12 +177,22 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
             file=sys.stderr,
         )
         return 2
+    from ..fleet import discover, slugs
+
+    try:  # a directory that is not itself a bundle is searched for bundles, as `readiness check DIR` does
+        bundles = discover(bundles)
+    except BundleError as exc:
+        print(f"readiness: error: input bundles: {exc}", file=sys.stderr)
+        return 2
     token = f"readiness-{uuid.uuid4().hex}"
     in_actions = env.get("GITHUB_ACTIONS") == "true"
     if in_actions:  # bundle text in the log must never run as a workflow command (::error, ::set-output)
         print(f"::stop-commands::{token}", flush=True)
     try:
-        runs = [_run_one(b, out_root / slug(b), inputs["fail_on"], extra, cwd) for b in bundles]
+        runs = [
+            _run_one(b, out_root / name, inputs["fail_on"], extra, cwd)
+            for b, name in zip(bundles, slugs(bundles), strict=True)
+        ]
     finally:
         if in_actions:
             print(f"::{token}::", flush=True)
