@@ -178,6 +178,19 @@ def test_action_checks_several_bundles_and_reports_the_worst(workspace, example_
     assert "## readiness diff: `models/not-ready`\n\nNo base-branch scorecard" in diff
 
 
+def test_action_survives_an_unusable_base_scorecard(workspace):
+    (workspace / "broken-base.json").write_text("{not json", encoding="utf-8")
+    code, summary, outputs, log = run_action(
+        workspace,
+        bundles="models/not-ready",
+        args="--select SCH001",
+        output_dir="r4",
+        base_scorecard="broken-base.json",
+    )
+    assert code == 1 and outputs["released"] == "false" and "Traceback" not in log
+    assert "The base-branch scorecard is unusable" in Path(outputs["diff"]).read_text(encoding="utf-8")
+
+
 def test_action_input_errors_exit_2_with_one_line(workspace):
     code, summary, outputs, log = run_action(workspace, bundles="models/nope-*", output_dir="r2")
     assert code == 2

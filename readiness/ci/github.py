@@ -133,7 +133,13 @@ def _diff(base: Path, runs: list[BundleRun]) -> str:
         if old is None:
             parts.append(f"## readiness diff: `{cell(run.path)}`\n\nNo base-branch scorecard for this bundle (new?).\n")
             continue
-        result = compare(load_scorecard(old), load_scorecard(run.report("json")))
+        try:
+            result = compare(load_scorecard(old), load_scorecard(run.report("json")))
+        except BundleError as exc:  # an unreadable base scorecard must not hide this run's verdict
+            parts.append(
+                f"## readiness diff: `{cell(run.path)}`\n\nThe base-branch scorecard is unusable: {cell(exc, 300)}\n"
+            )
+            continue
         body = render_markdown(result)
         if len(runs) > 1:
             body = body.replace("readiness diff", f"readiness diff: `{cell(run.path)}`", 1)
