@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BundleError
+from .parsing import clip, quote
 
 Severity = Literal["blocker", "major", "minor", "info"]
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -265,24 +266,25 @@ def validation_to_bundle_error(
     first_key: str | None = None
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = _key_path(loc, table_style)
+        key = clip(_key_path(loc, table_style))
         first_key = first_key or key
         if err["type"] == "extra_forbidden":
             owner = _model_at(model, loc)
             keys = valid_keys(owner) if owner else []
-            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            close = difflib.get_close_matches(str(loc[-1])[:200], keys, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             problems.append(f"{key}: unknown key; {hint}valid keys: {', '.join(keys)}")
         elif err["type"] == "missing":
             problems.append(f"{key}: required key is missing")
         elif err["type"] == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
-            problems.append(f"{key}: {err['input']!r} is not valid; expected one of {expected}")
+            problems.append(f"{key}: {quote(err['input'])} is not valid; expected one of {expected}")
         else:
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            problems.append(f"{key}: {err['msg']} (got {quote(err.get('input'))})")
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return BundleError(
         file,
         None,
-        "; ".join(problems),
+        shown,
         "correct the key(s) named above; see DESIGN.md §2/§3 or `readiness explain`",
     )

@@ -109,6 +109,7 @@ def evaluate(
     path: str | os.PathLike[str] | Bundle = ".",
     *,
     trust: bool = False,
+    root: str | os.PathLike[str] | None = None,
     seed: int = 0,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
@@ -120,7 +121,7 @@ def evaluate(
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard (and the context used)."""
     started = time.time()
-    bundle = path if isinstance(path, Bundle) else load_bundle(path, trust=trust)
+    bundle = path if isinstance(path, Bundle) else load_bundle(path, trust=trust, root=root)
     registry = registry if registry is not None else default_registry()
     _validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)
