@@ -21,7 +21,7 @@ from . import formats
 from .bundle_data import MANIFEST_NAME, PICKLE_SUFFIXES, Bundle, sha256_file
 from .config import Manifest, ServingConfig, validation_to_bundle_error
 from .errors import BundleError
-from .parsing import clip, load_toml, load_yaml, loads_json, loads_yaml, quote, read_text
+from .parsing import clip, load_toml, load_yaml, load_yaml_documents, loads_json, loads_yaml, quote, read_text
 from .workspace import confine, find_root, require_file
 
 if TYPE_CHECKING:
@@ -104,10 +104,19 @@ def _resolve(
 
 # --------------------------------------------------------------------------- serving config
 def load_serving(path: Path) -> ServingConfig:
-    special = formats.read_serving(path)  # a Triton config.pbtxt or a KServe InferenceService
+    return _load_serving(path)[0]
+
+
+def _load_serving(path: Path) -> tuple[ServingConfig, str]:
+    """The serving config at PATH and its format (native, triton or kserve); the file is parsed once."""
+    documents = None if path.suffix.lower() == ".pbtxt" else load_yaml_documents(path)
+    kind = formats.serving_format(path, documents)
+    special = formats.read_serving(path, documents)  # a Triton config.pbtxt or a KServe InferenceService
     if special is not None:
-        return special
-    data = load_yaml(path)
+        return special, kind
+    if documents is not None and len(documents) > 1:
+        raise BundleError(path, None, "expected one YAML document, found several", "keep one document per file")
+    data = documents[0] if documents else None
     if not isinstance(data, dict):
         raise BundleError(
             path,
@@ -116,7 +125,7 @@ def load_serving(path: Path) -> ServingConfig:
             "see the serving config reference in the documentation",
         )
     try:
-        return ServingConfig.model_validate(data)
+        return ServingConfig.model_validate(data), kind
     except ValidationError as exc:
         raise validation_to_bundle_error(exc, str(path), ServingConfig, table_style=False) from None
 
@@ -286,7 +295,7 @@ def load_bundle(
         bundle.serving_path = _resolve(
             base, manifest.serving.config, manifest_path, "[serving].config", workspace=workspace
         )
-        bundle.serving = load_serving(bundle.serving_path)
+        bundle.serving, bundle.serving_format = _load_serving(bundle.serving_path)
     data = manifest.data
     if data.schema_:
         bundle.schema, bundle.schema_path = load_schema(data.schema_, base, manifest_path, trust, workspace=workspace)

@@ -264,7 +264,8 @@ def validation_to_bundle_error(
     """Turn pydantic's errors into one BundleError that names file, key and fix."""
     problems: list[str] = []
     first_key: str | None = None
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:5]:  # a hostile file can hold thousands of errors: name the first few
         loc = tuple(err["loc"])
         key = clip(_key_path(loc, table_style))
         first_key = first_key or key
@@ -281,7 +282,7 @@ def validation_to_bundle_error(
             problems.append(f"{key}: {quote(err['input'])} is not valid; expected one of {expected}")
         else:
             problems.append(f"{key}: {err['msg']} (got {quote(err.get('input'))})")
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    shown = "; ".join(problems) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
     return BundleError(
         file,
         None,

@@ -269,8 +269,9 @@ def compose_yaml(text: str, path: Path, key: str | None = None) -> list[Any]:
     """The composed nodes of every document in TEXT (nodes carry line numbers), within the limits."""
     import yaml
 
-    loader = yaml_loader()(text)
+    loader = None
     try:
+        loader = yaml_loader()(text)  # the reader refuses non-printable characters here
         nodes = []
         while loader.check_node():
             node = loader.get_node()
@@ -280,7 +281,8 @@ def compose_yaml(text: str, path: Path, key: str | None = None) -> list[Any]:
     except (yaml.YAMLError, _YamlLimit, RecursionError) as exc:
         raise _yaml_error(path, key, exc) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def construct_yaml(node: Any, path: Path, key: str | None = None, *, numbers: bool = True) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import ServingConfig
 from ..contract import assign_features, candidate_columns, graph_contract
@@ -43,21 +43,25 @@ def load_special(path: str | os.PathLike[str], trust: bool, workspace: Path | No
     return None
 
 
-def serving_format(path: Path) -> str:
-    """native, triton or kserve: which reader understands the serving config at PATH."""
+def serving_format(path: Path, documents: list[Any] | None = None) -> str:
+    """native, triton or kserve: which reader understands the serving config at PATH.
+
+    DOCUMENTS are the file's parsed YAML documents when the caller has them (parsed once)."""
     if path.suffix.lower() == ".pbtxt":
         return "triton"
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        from .kserve import is_inference_service
+        from .kserve import KIND, is_inference_service
 
+        if documents is not None:
+            return "kserve" if any(isinstance(d, dict) and d.get("kind") == KIND for d in documents) else "native"
         if is_inference_service(path):
             return "kserve"
     return "native"
 
 
-def read_serving(path: Path) -> ServingConfig | None:
+def read_serving(path: Path, documents: list[Any] | None = None) -> ServingConfig | None:
     """The serving config from a Triton or KServe file; None for the native `serving.yaml` format."""
-    kind = serving_format(path)
+    kind = serving_format(path, documents)
     if kind == "triton":
         from .triton import read_triton
 
@@ -78,7 +82,7 @@ def finish(bundle: Bundle) -> None:
     """
     if bundle.serving_path is None or bundle.serving is None:
         return
-    kind = serving_format(bundle.serving_path)
+    kind = bundle.serving_format or serving_format(bundle.serving_path)
     if kind == "native":
         bundle.serving_format = bundle.serving_format or "native"
         return
