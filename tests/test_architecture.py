@@ -52,27 +52,27 @@ def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom, known: 
     return names
 
 
+def _visit(node: ast.AST, in_function: bool, found: tuple[set[str], set[str]], module: str, path: Path, known) -> None:
+    top, inner = found
+    if isinstance(node, ast.If) and _is_type_checking(node):
+        for child in node.orelse:
+            _visit(child, in_function, found, module, path, known)
+        return
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        (inner if in_function else top).update(_targets(module, path, node, known))
+    nested = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+    for child in ast.iter_child_nodes(node):
+        _visit(child, nested, found, module, path, known)
+
+
 def imports() -> dict[str, tuple[set[str], set[str]]]:
     """module -> (imported at module level, imported inside functions), readiness modules only."""
     known = _modules()
     out: dict[str, tuple[set[str], set[str]]] = {}
     for module, path in known.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
         top: set[str] = set()
         inner: set[str] = set()
-
-        def visit(node: ast.AST, in_function: bool, *, module: str = module, path: Path = path) -> None:
-            if isinstance(node, ast.If) and _is_type_checking(node):
-                for child in node.orelse:
-                    visit(child, in_function)
-                return
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                (inner if in_function else top).update(_targets(module, path, node, known))
-            nested = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            for child in ast.iter_child_nodes(node):
-                visit(child, nested)
-
-        visit(tree, False)
+        _visit(ast.parse(path.read_text(encoding="utf-8")), False, (top, inner), module, path, known)
         out[module] = (top, inner - top)
     return out
 
