@@ -15,6 +15,7 @@ from .bundle import Bundle, load_bundle, sha256_file
 from .context import Context
 from .errors import BundleError
 from .gate import apply_waivers, decide, scores
+from .parsing import clip, quote
 from .registry import Registry, default_registry, select_checks
 from .runner import CheckRun, Listener, Runner
 from .scorecard import CheckRecord, Scorecard
@@ -77,11 +78,11 @@ def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
     known = registry.thresholds()
     for name in bundle.manifest.policy.thresholds:
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
+            close = difflib.get_close_matches(name[:200], list(known), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise BundleError(
                 file,
-                f"[policy.thresholds].{name}",
+                f"[policy.thresholds].{clip(name)}",
                 f"unknown threshold; {hint}known: {', '.join(sorted(known))}",
                 "remove it or use a known name",
             )
@@ -91,7 +92,7 @@ def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
         if key not in registry:
             raise BundleError(
                 file,
-                f"{where} {key}",
+                f"{where} {clip(key)}",
                 "no installed check has this id",
                 "use an id from `readiness list-checks`",
             )
@@ -100,7 +101,7 @@ def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
             raise BundleError(
                 file,
                 "[policy].require",
-                f"{rid!r} matches no check",
+                f"{quote(rid)} matches no check",
                 "use an id or prefix from `readiness list-checks`",
             )
 

@@ -351,6 +351,8 @@ def init_bundle(
     from .bundle import load_table
     from .workspace import confine, find_root
 
+    workspace_option = root
+
     model_path = Path(model).resolve()
     if not model_path.is_file():
         raise BundleError(model, None, "no such model file", "pass the path of an .onnx file")
@@ -370,7 +372,7 @@ def init_bundle(
     data_rel = None
     review: list[str] = []
     if data is not None:
-        workspace = find_root(model_path.parent, root)
+        workspace = find_root(model_path.parent, workspace_option)
         confine(
             data,
             base=Path.cwd(),

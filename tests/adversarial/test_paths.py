@@ -13,6 +13,8 @@ from builders import prob_model, tabular_data, write_bundle
 
 from ._confine_helpers import SECRET, assert_refused, outside, run_cli
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
@@ -192,3 +194,30 @@ def test_reference_data_named_by_absolute_path_outside_is_refused(tmp_path, ws):
     tabular_data().to_csv(out / "holdout.csv", index=False)
     _replace(ws, 'reference = "reference.csv"', f"reference = {json.dumps(str(out / 'holdout.csv'))}")
     assert_refused(run_cli("check", ws), "[data].reference", secret_dir=out)
+
+
+def test_init_refuses_a_data_sample_outside_the_root_unless_root_widens_it(tmp_path):
+    out = outside(tmp_path)
+    tabular_data().to_csv(out / "holdout.csv", index=False)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    onnx.save_model(prob_model(), ws / "model.onnx")
+    run = run_cli("init", ws / "model.onnx", "--data", out / "holdout.csv", "--target", "label")
+    assert_refused(run, "--data", secret_dir=out)
+    assert not (ws / "readiness.toml").exists()
+    widened = run_cli("init", ws / "model.onnx", "--data", out / "holdout.csv", "--target", "label", "--root", tmp_path)
+    assert widened.code == 0, widened.output
+    assert run_cli("check", ws, "--select", "SEC001", "--root", tmp_path).code == 0
+
+
+def test_pytest_plugin_confines_paths_and_takes_readiness_root(pytester: pytest.Pytester):
+    write_bundle(pytester.path / "models" / "candidate", manifest={"baseline": {"manifest": "../prod/readiness.toml"}})
+    write_bundle(pytester.path / "models" / "prod")
+    pytester.makeini("[pytest]\nreadiness_bundles = models/candidate\naddopts = -p no:cacheprovider\n")
+    args = ("--readiness", "--collect-only", "-q", "-p", "no:hypothesispytest")
+    refused = pytester.runpytest(*args)
+    assert refused.ret != 0
+    text = refused.stdout.str() + refused.stderr.str()
+    assert "[baseline].manifest" in text and "outside the workspace root" in text
+    widened = pytester.runpytest(*args, "--readiness-root", "models")
+    assert widened.ret == 0, widened.stdout.str()
