@@ -122,7 +122,7 @@ def _load_serving(path: Path) -> tuple[ServingConfig, str]:
             path,
             None,
             "serving config must be a mapping with `inputs` and `outputs`",
-            "see the serving config reference in the documentation",
+            "see docs/reference/serving.md for the layout",
         )
     try:
         return ServingConfig.model_validate(data), kind
