@@ -151,6 +151,44 @@ def test_rpr002_fails_when_model_normalises_over_the_batch(tmp_path):
     )
 
 
+@pytest.fixture(scope="module")
+def ridge_200(tmp_path_factory):
+    """A Ridge regression on 200 features with outputs in the hundreds: float32 sums in another order
+    (batch 1 vs 64) differ by ~1e-4 absolute, ~1e-6 relative."""
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+
+    X, y = make_regression(n_samples=600, n_features=200, noise=10.0, random_state=0)
+    y = y + 300
+    model = Ridge(alpha=1.0).fit(X[:300], y[:300])
+    names = [f"f{i}" for i in range(200)]
+    reference = pd.DataFrame(X[300:], columns=names).assign(target=y[300:])
+    serving = serving_config(200, max_batch_size=64, features=names)
+    serving["outputs"] = [{"name": "variable", "kind": "regression"}]
+    return write_bundle(
+        tmp_path_factory.mktemp("ridge") / "b",
+        sklearn_onnx(model, 200),
+        reference=reference,
+        serving=serving,
+        target="target",
+        schema=False,
+        manifest={"model": {"task": "regression"}},
+    )
+
+
+def test_rpr002_judges_regression_outputs_in_the_hundreds_on_a_relative_tolerance(ridge_200):
+    result = run(ridge_200, "RPR002")[0]["RPR002"]
+    assert result.status == "pass", result.message
+    assert result.evidence["tolerance"] == {"atol": 1e-5, "rtol": 1e-4}
+    # the same differences judged on an absolute tolerance alone are a (false) finding
+    if result.measured["max_abs_diff"] > 1e-5:
+        edit_manifest(ridge_200, policy={"thresholds": {"batch_rtol": 0.0}})
+        try:
+            assert run(ridge_200, "RPR002")[0]["RPR002"].status == "fail"
+        finally:
+            edit_manifest(ridge_200, policy=None)
+
+
 def test_rpr002_skips_when_rows_are_never_batched(tmp_path):
     bundle = write_bundle(tmp_path / "b", serving=serving_config(4, max_batch_size=1))
     assert run(bundle, "RPR002")[0]["RPR002"].status == "skip"
@@ -376,9 +414,24 @@ def test_rpr004_judging_on_injected_predictions(tmp_path):
     nan_result = rpr.thread_invariance(ctx2)
     assert nan_result.status == "fail"
     json.dumps([nan_result.measured, nan_result.evidence], allow_nan=False)  # the scorecard is strict JSON
-    flipped = _preds([[0.2, 0.8], [0.4, 0.6], [0.5, 0.5]])
-    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": flipped}, 1.0, 0.0)
+    # a label that changes on a row with a clear margin (0.6 vs 0.4) is a finding even with loose numbers
+    loose = Predictions(raw={}, probabilities=one.probabilities, labels=np.array([1, 1, 0]), classes=[0, 1])
+    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": loose}, 1e-2, 1e-2)
     assert verdict.status == "fail" and verdict.measured["label_mismatches"] == 1
+
+
+def test_rpr004_labels_may_differ_only_where_the_margin_is_within_tolerance():
+    """float32 reductions in another order may round a near-tie either way: that is not a finding."""
+    one = _preds([[0.2, 0.8], [0.5 + 1e-6, 0.5 - 1e-6]])
+    many = _preds([[0.2, 0.8], [0.5 - 1e-6, 0.5 + 1e-6]])
+    assert list(one.labels) != list(many.labels)
+    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": many}, 1e-5, 1e-4)
+    assert verdict.status == "pass", verdict.message
+    assert verdict.evidence["comparison"]["label_ties_excused"] == 1
+    # the same label change on a clear margin fails
+    one = _preds([[0.2, 0.8], [0.6, 0.4]])
+    many = Predictions(raw={}, probabilities=one.probabilities, labels=np.array([1, 1]), classes=[0, 1])
+    assert rpr.judge_threads({"threads": (1, 8), "one": one, "many": many}, 1e-5, 1e-4).status == "fail"
 
 
 # --------------------------------------------------------------------------- RPR005
