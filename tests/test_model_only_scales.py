@@ -55,11 +55,11 @@ def test_tree_thresholds_state_where_the_trees_decide():
 
 
 def test_encoder_categories_are_stated():
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import Int64TensorType
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import Int64TensorType
 
     X = np.array([[1], [2], [7], [2], [7], [1]] * 10, dtype=np.int64)
     y = (X[:, 0] == 7).astype(int)
