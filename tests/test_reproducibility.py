@@ -365,6 +365,29 @@ def test_rpr003_aligns_multiclass_probabilities_by_class(tmp_path):
     assert result.evidence["comparison"]["outputs_compared"] == ["probabilities", "labels"]
 
 
+@pytest.mark.parametrize(
+    "near_rows, status", [(2, "pass"), (14, "inconclusive"), (30, "fail")], ids=["1pct", "7pct", "15pct"]
+)
+def test_rpr003_judges_the_share_of_near_split_rows_on_exact_bounds(tmp_path, near_rows, status):
+    """200 reference rows, `near_rows` of them differing from the source only near a float32 split threshold."""
+    from readiness.source_models import SourceModel
+
+    bundle = write_bundle(tmp_path / "b")
+    ctx = Context(load_bundle(bundle), thresholds=default_registry().thresholds())
+    onnx_pred = ctx.reference_predictions
+    probs = np.array(onnx_pred.probabilities, dtype=np.float64)
+    near = np.zeros(len(probs), dtype=bool)
+    near[:near_rows] = True
+    probs[near] = probs[near][:, ::-1]  # the other branch: a different answer on exactly those rows
+    source_pred = Predictions(raw={}, probabilities=probs, labels=probs.argmax(axis=1), classes=onnx_pred.classes)
+    source = SourceModel("skops", object(), bundle / "model.skops")
+    ctx.memo("rpr:source", lambda: {"source": source, "predictions": source_pred, "near_split": near})
+    result = rpr.export_parity(ctx)
+    assert result.status == status, result.message
+    assert result.measured["rows_excused"] == near_rows
+    assert result.measured["excused_share_lower"] <= near_rows / 200 <= result.measured["excused_share_upper"]
+
+
 def test_near_split_rows_looks_at_the_values_the_trees_see_in_a_pipeline():
     from readiness.source_models import SourceModel, near_split_rows
 

@@ -380,6 +380,18 @@ def test_rob005_min_metric_bar_is_judged_per_group(tmp_path: Path):
     assert "misses the bar 0.999" in rec.message
 
 
+def test_rob005_is_inconclusive_when_a_group_misses_the_bar_by_less_than_its_uncertainty(tmp_path: Path):
+    bundle = _sliced_bundle(tmp_path / "b", invert=False)
+    groups = [g for g in run_check(bundle, "ROB005").evidence["groups"] if g["judged"]]
+    weakest = min(groups, key=lambda g: g["roc_auc"])
+    set_thresholds(bundle, min_metric={"roc_auc": weakest["roc_auc"] + 0.002})  # just above its measured value
+    rec = run_check(bundle, "ROB005")
+    assert rec.status == "inconclusive", rec.message
+    assert f"region={weakest['group']}" in rec.message and "too few rows to be sure" in rec.message
+    entry = next(g for g in rec.evidence["groups"] if g["group"] == weakest["group"])
+    assert entry["status"] == "inconclusive" and entry["ci_upper"] > weakest["roc_auc"] + 0.002
+
+
 # --------------------------------------------------------------------------- the example
 def test_the_clean_example_passes_all_five(example_bundle: Path):
     set_thresholds(example_bundle, fuzz_max_seconds=1.0)

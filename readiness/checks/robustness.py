@@ -553,6 +553,10 @@ def out_of_range(ctx: Context) -> Result:
 
 
 # --------------------------------------------------------------------------- ROB005
+def _round(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
 def _slice_groups(column: pd.Series, max_groups: int) -> tuple[pd.Series, str | None]:
     """Group keys for a slice column: its values, or quartile bins for a many-valued numeric column."""
     import pandas as pd
@@ -584,6 +588,11 @@ def slices(ctx: Context) -> Result:
     the primary metric when one is set, and be at most `slice_max_gap` worse than the
     metric on the whole reference data. A numeric slice column with more than 20 distinct
     values is cut into quartiles.
+
+    A group is a sample of that group's traffic: each gets one-sided bounds at `confidence`
+    (95%; DeLong for ROC AUC, exact binomial for accuracy, a seeded bootstrap otherwise). A
+    group that falls short is a `fail` when even its bound on the good side falls short, and
+    `inconclusive` (more rows decide) when only its measured value does.
     """
     task = ctx.task
     if task is None:
@@ -603,6 +612,9 @@ def slices(ctx: Context) -> Result:
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     problems: list[str] = []
+    unsure: list[str] = []
+    confidence = float(ctx.threshold("confidence", 0.95))
+    resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     worst: dict[str, Any] | None = None
     for col in ctx.manifest.data.slices:
         groups, note = _slice_groups(ref[col], 20)
@@ -629,14 +641,27 @@ def slices(ctx: Context) -> Result:
                 entry["judged"] = True
                 gap = (overall - value) if higher else (value - overall)
                 entry["gap"] = round(gap, 6)
-                reasons = []
+                lo, hi, _method = mx.metric_bounds(
+                    metric, task, y[mask], pred.take(mask), confidence=confidence,
+                    rng=ctx.rng(f"ROB005:{col}={key}"), n_resamples=resamples,
+                )  # fmt: skip
+                entry["ci_lower"], entry["ci_upper"] = _round(lo), _round(hi)
+                best = (hi if higher else lo) if lo is not None and hi is not None else value
+                best_gap = (overall - best) if higher else (best - overall)
+                reasons, sure = [], False
                 if bar is not None and (value < bar if higher else value > bar):
                     reasons.append(f"{metric} {value:.3f} misses the bar {bar}")
+                    sure |= best < bar if higher else best > bar
                 if gap > max_gap:
                     reasons.append(f"{gap:.3f} worse than the whole ({overall:.3f}; limit {max_gap})")
-                entry["status"] = "fail" if reasons else "ok"
+                    sure |= best_gap > max_gap
+                entry["status"] = "ok" if not reasons else "fail" if sure else "inconclusive"
                 if reasons:
-                    problems.append(f"{col}={key}: " + " and ".join(reasons))
+                    text = f"{col}={key}: " + " and ".join(reasons)
+                    if sure:
+                        problems.append(text)
+                    else:
+                        unsure.append(text + f" ({confidence:.0%} bounds {_round(lo)}-{_round(hi)} do not exclude it)")
                 if worst is None or gap > worst["gap"]:
                     worst = entry
             table.append(entry)
@@ -658,8 +683,16 @@ def slices(ctx: Context) -> Result:
     evidence: dict[str, Any] = {"groups": table}
     if notes:
         evidence["notes"] = notes
+    measured["undecided_groups"] = len(unsure)
     if problems:
         return failed(f"{len(problems)} slice group(s) fall short: " + "; ".join(problems[:3]), measured, evidence)
+    if unsure:
+        return inconclusive(
+            f"{len(unsure)} slice group(s) fall short on their measured value, but too few rows to be sure: "
+            + "; ".join(unsure[:3]),
+            measured,
+            evidence,
+        )
     if not judged:
         return skipped(f"no slice group has {min_size} rows or more to judge", measured, evidence)
     return passed(
