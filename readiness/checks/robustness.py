@@ -77,7 +77,8 @@ def fuzzing(ctx: Context) -> Result:
     if capped:  # a slow model (large tensors) ends its search with a verdict rather than a check timeout
         max_seconds = timeout / 2
     report = ctx.memo(
-        ("fuzz", max_examples, max_seconds), lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds)
+        ("rob:fuzz", max_examples, max_seconds),
+        lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds),
     )
     measured = {
         "edge_cases": report.edge_cases,
@@ -578,7 +579,13 @@ def _slice_groups(column: pd.Series, max_groups: int) -> tuple[pd.Series, str | 
         "Collect more training data for the weak groups, reweight them, or add features that explain them; "
         "if a group is out of scope, say so in the model card and exclude it at serving time."
     ),
-    thresholds={"min_metric": {}, "slice_min_size": 30, "slice_max_gap": 0.1},
+    thresholds={
+        "min_metric": {},
+        "slice_min_size": 30,
+        "slice_max_gap": 0.1,
+        "confidence": 0.95,
+        "bootstrap_resamples": 1000,
+    },
 )
 def slices(ctx: Context) -> Result:
     """The primary metric on every group of every `[data].slices` column meets the bar, and the worst is near the whole.
@@ -613,8 +620,8 @@ def slices(ctx: Context) -> Result:
     notes: list[str] = []
     problems: list[str] = []
     unsure: list[str] = []
-    confidence = float(ctx.threshold("confidence", 0.95))
-    resamples = int(ctx.threshold("bootstrap_resamples", 1000))
+    confidence = float(ctx.threshold("confidence"))
+    resamples = int(ctx.threshold("bootstrap_resamples"))
     worst: dict[str, Any] | None = None
     for col in ctx.manifest.data.slices:
         groups, note = _slice_groups(ref[col], 20)
