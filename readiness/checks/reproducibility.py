@@ -22,7 +22,7 @@ from ..context import Context
 from ..errors import SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
-from ..sources import SKOPS_TRUSTED_MODULES
+from ..sources import SKOPS_ALLOWED_TYPES
 from ..vocabulary import jsonable
 
 CATEGORY = "reproducibility"
@@ -685,7 +685,7 @@ def export_parity(ctx: Context) -> Result:
     }
     evidence: dict[str, Any] = {
         "source": source.description,
-        "skops_allow_listed_modules": list(SKOPS_TRUSTED_MODULES),
+        "skops_allowed_types": sorted(SKOPS_ALLOWED_TYPES),
         "tolerance": {"atol": atol, "rtol": rtol, "task": task},
         "comparison": _public(diff),
     }
