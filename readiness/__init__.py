@@ -3,7 +3,7 @@
 Public API::
 
     from readiness import check, passed, failed, skipped, inconclusive, Context, Result
-    scorecard, ctx = readiness.evaluate("path/to/bundle", seed=0)
+    scorecard = readiness.plan("path/to/bundle", seed=0).run()
 
 Names are imported on first use (module `__getattr__`), so `import readiness`
 stays cheap: the pytest plugin loads it in every pytest run, and nothing here may
@@ -23,6 +23,10 @@ _LAZY: dict[str, str] = {
     "load_bundle": "bundle",
     "Context": "context",
     "evaluate": "engine",
+    "plan": "engine",
+    "Plan": "engine",
+    "Timeouts": "cancel",
+    "Outcome": "errors",
     "BundleError": "errors",
     "ModelLoadError": "errors",
     "ReadinessError": "errors",
@@ -43,9 +47,10 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .bundle import Bundle, load_bundle
+    from .cancel import Timeouts
     from .context import Context
-    from .engine import evaluate
-    from .errors import BundleError, ModelLoadError, ReadinessError, RegistryError, SkipCheck
+    from .engine import Plan, evaluate, plan
+    from .errors import BundleError, ModelLoadError, Outcome, ReadinessError, RegistryError, SkipCheck
     from .registry import CheckSpec, Registry, Result, check, errored, failed, inconclusive, passed, skipped
     from .scorecard import CheckRecord, Scorecard
 
@@ -70,12 +75,15 @@ __all__ = [
     "CheckSpec",
     "Context",
     "ModelLoadError",
+    "Outcome",
+    "Plan",
     "ReadinessError",
     "Registry",
     "RegistryError",
     "Result",
     "Scorecard",
     "SkipCheck",
+    "Timeouts",
     "__version__",
     "check",
     "errored",
@@ -84,5 +92,6 @@ __all__ = [
     "inconclusive",
     "load_bundle",
     "passed",
+    "plan",
     "skipped",
 ]

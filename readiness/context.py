@@ -17,9 +17,9 @@ import numpy as np
 
 from . import runtime as rt
 from .bundle import Bundle
+from .cancel import DEFAULT_CHECK_TIMEOUT_S
 from .config import InputSpec, OutputSpec, ServingConfig
-from .errors import ModelLoadError, SkipCheck
-from .security import UnsafeExternalData
+from .errors import ModelLoadError, Outcome, SkipCheck
 
 T = TypeVar("T")
 
@@ -36,6 +36,10 @@ class Context:
         self._memo: dict[Any, Any] = {}
         self._lock = threading.RLock()
         self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created"
+        # the per-check time limit of this run (the engine sets it from --check-timeout and [checks].timeout_s)
+        self.check_timeout_s = min(DEFAULT_CHECK_TIMEOUT_S, self.manifest.checks.timeout_s or DEFAULT_CHECK_TIMEOUT_S)
+        # the first timeout inside the model's inference in this run: later inference is not tried (the runner)
+        self.inference_timeout: str | None = None
 
     # ------------------------------------------------------------------ generic cache
     def memo(self, key: Any, factory: Callable[[], T]) -> T:
@@ -105,9 +109,7 @@ class Context:
         def load() -> Any:
             try:
                 return self.new_session()
-            except rt.ProviderUnavailable:
-                raise
-            except UnsafeExternalData:  # a refusal, not a load failure: the runner points at SEC001
+            except Outcome:  # a refusal (unsafe external data, a missing provider) says what it means itself
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
                 raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc

@@ -7,7 +7,7 @@ from typing import Any
 from readiness.bundle import sha256_file
 from readiness.context import Context
 from readiness.errors import ModelLoadError
-from readiness.registry import Result, check, failed, inconclusive, passed, skipped
+from readiness.registry import Result, check, failed, inconclusive, passed
 from readiness.runtime import ProviderUnavailable
 from readiness.security import external_data_locations, unsafe_external_data
 
@@ -73,11 +73,8 @@ def model_valid_and_loads(ctx: Context) -> Result:
     measured["checker"] = "full_check passed"
     try:
         session = ctx.session
-    except ProviderUnavailable as exc:
-        spec = ctx.runtime_spec
-        if spec is not None and spec.required_providers:
-            return failed(f"{exc}; the serving config marks its providers as required", measured)
-        return skipped(f"onnx.checker passed, but the model was not loaded: {exc}", measured)
+    except ProviderUnavailable as exc:  # fail or skip as the serving config's required_providers says
+        return Result(exc.status, f"onnx.checker passed, but the model was not loaded: {exc.describe()}", measured)
     except ModelLoadError as exc:
         return failed(f"onnx.checker passed, but {_first_line(exc)}", measured)
     evidence = {
