@@ -21,10 +21,11 @@ from typing import Any
 import click
 
 from .errors import BundleError, ReadinessError
+from .vocabulary import REPORT_FORMATS
 
 EXIT_RELEASED, EXIT_BLOCKED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143, as shells report them
-REPORT_OPTIONS = ("json", "html", "markdown", "junit", "sarif")
+REPORT_OPTIONS = tuple(REPORT_FORMATS)
 
 
 class Terminated(KeyboardInterrupt):

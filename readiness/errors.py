@@ -81,6 +81,17 @@ class SkipCheck(Outcome):
     status = "skip"
 
 
+class ModelUnreadable(SkipCheck):
+    """The model file is not a parsable ONNX protobuf. Raised by `ctx.onnx`; a check reading the
+    model is then `skip`, pointing at ART001 (which fails it). `reason` is the bare cause."""
+
+    see = "ART001"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason} (see ART001)")
+
+
 class ModelLoadError(Outcome):
     """The ONNX model could not be loaded into an inference session."""
 

@@ -30,7 +30,8 @@ from . import cancel
 from .cancel import Cancellation, CheckCancelled, Timeouts
 from .context import Context
 from .errors import InferenceTimedOut, Outcome
-from .registry import REQUIREMENTS, CheckSpec, Result, errored, skipped
+from .registry import REQUIREMENTS, CheckSpec, Result, checking, errored, skipped
+from .vocabulary import jsonable
 
 
 @dataclass
@@ -120,7 +121,7 @@ class _Worker:
 
     def _target(self, spec: CheckSpec, ctx: Context) -> None:
         try:
-            with cancel.using(self.switch):
+            with cancel.using(self.switch), checking(spec):  # ctx.threshold reads the running check's own
                 self.result = _call(spec, ctx)
         except CheckCancelled:
             pass
@@ -163,6 +164,8 @@ class Runner:
             self.listener("start", spec, None)
         start = time.perf_counter()
         result = self._isolated(spec)
+        # One JSON spelling for every check's numbers (numpy types, NaN/inf, paths), applied here once.
+        result = Result(result.status, result.message, jsonable(result.measured), jsonable(result.evidence))
         run = CheckRun(spec, self.severities.get(spec.id, spec.severity), result, time.perf_counter() - start)
         if self.listener:
             self.listener("end", spec, run)
