@@ -20,9 +20,10 @@ from . import runtime as rt
 from .bundle import Bundle
 from .cancel import DEFAULT_CHECK_TIMEOUT_S
 from .config import InputSpec, OutputSpec, ServingConfig
-from .errors import ModelLoadError, Outcome, SkipCheck
+from .errors import ModelLoadError, ProviderUnavailable, SkipCheck
 from .onnx_model import OnnxModel
 from .registry import current_check
+from .security import UnsafeExternalData
 
 T = TypeVar("T")
 
@@ -138,7 +139,7 @@ class Context:
         def load() -> Any:
             try:
                 return self.new_session()
-            except Outcome:  # a refusal (unsafe external data, a missing provider) says what it means itself
+            except (ProviderUnavailable, UnsafeExternalData):  # refusals that say what they mean themselves
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
                 raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc

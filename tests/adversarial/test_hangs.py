@@ -18,8 +18,8 @@ import pytest
 from builders import prob_model, write_bundle
 from onnx import TensorProto, helper
 
-CHECK_TIMEOUT_S = 5
-BACKSTOP_S = 180  # far above one cap plus start-up on a loaded 2-core machine, far below one cap per check
+CHECK_TIMEOUT_S = 15  # room for loading the model on a loaded machine; `readiness check --check-timeout 5` by hand
+BACKSTOP_S = 240  # far above one cap plus start-up on a loaded 2-core machine, below one cap per check
 READINESS = [sys.executable, "-c", "from readiness.cli import main; main()"]
 
 
@@ -73,20 +73,21 @@ def _check(bundle: Path, *args: str, **kwargs) -> subprocess.Popen:
 
 def test_a_hanging_model_costs_one_check_timeout_and_the_report_is_written(hanging: Path, tmp_path: Path):
     out = tmp_path / "scorecard.json"
-    selected = "ART001,QLT001,RPR001,SCH004,LAT001"
+    selected = "QLT001,QLT003,RPR001,RPR002,SCH004,ROB002,LAT001,LAT002"  # eight checks that score rows
     proc = _check(hanging, "--check-timeout", str(CHECK_TIMEOUT_S), "--select", selected, "--json", str(out))
     stdout, stderr = proc.communicate(timeout=BACKSTOP_S)
     assert proc.returncode == 1, stderr  # blocked, not 134 (SIGABRT)
     assert "terminate called" not in stderr and "Traceback" not in stderr
     checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
-    assert checks["ART001"]["status"] == "pass"  # the model loads; it is its inference that never returns
-    hung = checks["QLT001"]  # the first check that scores rows
-    assert hung["status"] == "error"
-    assert hung["message"] == f"timed out after {CHECK_TIMEOUT_S} s; the check's inference was cancelled"
-    for cid in ("RPR001", "SCH004", "LAT001"):  # not once per check: they cite the first timeout at once
-        assert checks[cid]["status"] == "error"
-        assert checks[cid]["message"].startswith(f"not run: the model's inference already overran {CHECK_TIMEOUT_S} s")
-        assert "QLT001" in checks[cid]["message"]
+    assert all(c["status"] == "error" for c in checks.values())
+    cancelled = f"timed out after {CHECK_TIMEOUT_S} s; the check's inference was cancelled"
+    hung = [cid for cid, c in checks.items() if c["message"] == cancelled]
+    assert len(hung) == 1, {cid: c["message"] for cid, c in checks.items()}  # one cap, not one per check
+    for cid in set(checks) - set(hung):  # the others cite the first timeout at once
+        assert checks[cid]["message"] == (
+            f"not run: the model's inference already overran {CHECK_TIMEOUT_S} s in {hung[0]}; "
+            "it is not tried again in this run"
+        )
     assert "BLOCKED" in stdout
 
 
