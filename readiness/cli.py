@@ -67,6 +67,15 @@ def main() -> None:
     help="Check several bundles in this many processes at once (default 1).",
 )
 @click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Check each bundle as a Ray task: on the cluster at ADDRESS, or a local Ray instance when none is given.",
+)
+@click.option(
     "--select",
     multiple=True,
     help="Check ids or prefixes to run (comma-separated; ALL for all). Replaces [checks].select.",
@@ -86,6 +95,13 @@ def main() -> None:
     "--trust",
     is_flag=True,
     help="Allow loading code from the bundle (pickle/joblib sources, module:attr schemas).",
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root: every file the bundle names must lie inside it (default: the bundle's git work "
+    "tree, else its directory).",
 )
 @click.option(
     "--seed",
@@ -115,10 +131,12 @@ def main() -> None:
 def check(
     paths: tuple[Path, ...],
     jobs: int | None,
+    ray_address: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     fail_on: str | None,
     trust: bool,
+    root: Path | None,
     seed: int,
     run_timeout: float,
     check_timeout: float,
@@ -142,8 +160,8 @@ def check(
     from . import fleet
 
     bundles = fleet.discover(list(paths) or [Path(".")])
-    if len(bundles) > 1 or jobs is not None:
-        _check_fleet(bundles, jobs or 1, quiet, report_paths)
+    if len(bundles) > 1 or jobs is not None or ray_address is not None:
+        _check_fleet(bundles, jobs or 1, quiet, report_paths, ray_address)
     path = bundles[0]
     from .engine import plan
     from .reports import terminal
@@ -153,6 +171,7 @@ def check(
     the_plan = plan(
         path,
         trust=trust,
+        root=root,
         seed=seed,
         select=_split(select) or None,
         ignore=_split(ignore),
@@ -184,7 +203,7 @@ def check(
     exit_now(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED, the_plan.stragglers)
 
 
-_FLEET_OWN = {"paths", "jobs", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
+_FLEET_OWN = {"paths", "jobs", "ray_address", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
 
 
 def _child_args(ctx: click.Context) -> list[str]:
@@ -208,7 +227,9 @@ def _child_args(ctx: click.Context) -> list[str]:
     return args
 
 
-def _check_fleet(bundles: list[Path], jobs: int, quiet: bool, report_paths: dict[str, Path | None]) -> None:
+def _check_fleet(
+    bundles: list[Path], jobs: int, quiet: bool, report_paths: dict[str, Path | None], ray_address: str | None = None
+) -> None:
     """Check many bundles, each in its own process; write per-bundle scorecards and the fleet summary."""
     import time
 
@@ -220,21 +241,22 @@ def _check_fleet(bundles: list[Path], jobs: int, quiet: bool, report_paths: dict
     given = [report_paths[f"{fmt}_path"] for fmt in formats]
     out_dir = given[0].parent if given else Path("readiness-fleet")
     if not quiet:
-        click.echo(f"checking {len(bundles)} bundles, {jobs} at a time; scorecards in {out_dir}/", err=True)
+        how = f"as Ray tasks ({ray_address})" if ray_address else f"{jobs} at a time"
+        click.echo(f"checking {len(bundles)} bundles, {how}; scorecards in {out_dir}/", err=True)
 
     def progress(outcome: fleet.BundleOutcome) -> None:
         if not quiet:
             click.echo(f"{outcome.path}: {outcome.verdict} ({outcome.duration_s:.1f}s)", err=True)
 
     start = time.perf_counter()
-    outcomes = fleet.run(
-        bundles,
-        out_dir,
-        jobs=jobs,
-        formats=formats,
-        check_args=_child_args(click.get_current_context()),
-        on_done=progress,
-    )
+    child_args = _child_args(click.get_current_context())
+    if ray_address is not None:
+        address = None if ray_address == "local" else ray_address
+        outcomes = fleet.run_ray(
+            bundles, out_dir, address=address, formats=formats, check_args=child_args, on_done=progress
+        )
+    else:
+        outcomes = fleet.run(bundles, out_dir, jobs=jobs, formats=formats, check_args=child_args, on_done=progress)
     summary = fleet.summary(outcomes, jobs=jobs, wall_s=time.perf_counter() - start)
     write_atomic(out_dir / "fleet.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     written = [("fleet json", out_dir / "fleet.json")]

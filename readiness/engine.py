@@ -17,6 +17,7 @@ from .cancel import Timeouts
 from .context import Context
 from .errors import BundleError
 from .gate import apply_waivers, decide, scores
+from .parsing import clip, quote
 from .registry import CheckSpec, Registry, default_registry, select_checks
 from .runner import CheckRun, Listener, Runner
 from .scorecard import CheckRecord, Scorecard
@@ -76,14 +77,14 @@ def validate_against_registry(bundle: Bundle, registry: Registry) -> None:
     """Refuse a manifest naming thresholds, checks or requirements no installed check has (exit 2)."""
     file = bundle.manifest_path
     for key, problem, fix in registry.threshold_problems(bundle.manifest.policy.thresholds):
-        raise BundleError(file, f"[policy.thresholds].{key}", problem, fix)
+        raise BundleError(file, f"[policy.thresholds].{clip(key)}", problem, fix)
     for key, where in [(i, "[checks.severity]") for i in bundle.manifest.checks.severity] + [
         (w.check, "[[waivers]].check") for w in bundle.manifest.waivers
     ]:
         if key not in registry:
             raise BundleError(
                 file,
-                f"{where} {key}",
+                f"{where} {clip(key)}",
                 "no installed check has this id",
                 "use an id from `readiness list-checks`",
             )
@@ -92,7 +93,7 @@ def validate_against_registry(bundle: Bundle, registry: Registry) -> None:
             raise BundleError(
                 file,
                 "[policy].require",
-                f"{rid!r} matches no check",
+                f"{quote(rid)} matches no check",
                 "use an id or prefix from `readiness list-checks`",
             )
 
@@ -169,8 +170,7 @@ def plan(
     if isinstance(path, Bundle):
         bundle = path
     else:
-        extra: dict[str, Any] = {} if root is None else {"root": root}
-        bundle = load_bundle(path, trust=trust, **extra)
+        bundle = load_bundle(path, trust=trust, root=root)
     registry = registry if registry is not None else default_registry()
     validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)
@@ -195,6 +195,7 @@ def evaluate(
     path: str | os.PathLike[str] | Bundle = ".",
     *,
     trust: bool = False,
+    root: str | os.PathLike[str] | None = None,
     seed: int = 0,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
@@ -215,6 +216,7 @@ def evaluate(
         seed=seed,
         trust=trust,
         fail_on=fail_on,
+        root=root,
         timeouts=timeouts,
         registry=registry,
         today=today,

@@ -122,6 +122,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Lowest severity whose failure blocks the ::gate item (default: [policy].fail_on of the bundle).",
     )
     group.addoption(
+        "--readiness-root",
+        default=None,
+        metavar="DIR",
+        help="Workspace root: every file a bundle names must lie inside it (default: the bundle's git work "
+        "tree, else its directory).",
+    )
+    group.addoption(
         "--readiness-trust",
         action="store_true",
         default=False,
@@ -229,6 +236,7 @@ class BundleRun:
             self.plan = plan(
                 self.manifest,
                 trust=self.plugin.trust,
+                root=self.plugin.root,
                 seed=self.plugin.seed,
                 fail_on=self.plugin.fail_on,
                 registry=self.registry,
@@ -307,6 +315,8 @@ class ReadinessPlugin:
         self.seed: int = config.getoption("readiness_seed")
         self.fail_on: str | None = config.getoption("readiness_fail_on")
         self.trust: bool = config.getoption("readiness_trust")
+        root = config.getoption("readiness_root")
+        self.root: Path | None = Path(config.invocation_params.dir, root) if root else None
         self._manifests: dict[Path, BundleRun] | None = None
         self._registry: Registry | None = None
         self.written: list[str] = []
