@@ -5,7 +5,7 @@
 The models are the ones shipped in the `onnx` wheel's backend test data
 (`onnx/backend/test/data/{simple,pytorch-converted,pytorch-operator}/*/model.onnx`
 and `light/*.onnx`) and the `onnxruntime.datasets` examples. Each one runs in
-process through the engine (`readiness.engine.evaluate`) as a model-only bundle,
+process through the engine (`readiness.plan(...).run()`) as a model-only bundle,
 each check with `--check-timeout` and the whole model with `--timeout`. A broken or
 unsupported model must come out as findings (a check `fail`/`error`), never as an
 exception escaping the engine.
@@ -88,17 +88,17 @@ def run_one(
     registry: Any = None,
 ) -> dict[str, Any]:
     """One model-only run in process; what escaped the engine (if anything) is recorded, not raised."""
-    from readiness.bundle import load_bundle
-    from readiness.engine import evaluate
+    from readiness import Timeouts, plan
 
     outcome: dict[str, Any] = {"path": str(path)}
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            bundle = load_bundle(path)
-            bundle.manifest.checks.timeout_s = check_timeout_s
-            scorecard, _ = evaluate(bundle, select=select, registry=registry)
+            # the engine's own run limit ends the run (its checks stopped, the scorecard built) well
+            # before the outer join gives up on it
+            limits = Timeouts(run_s=timeout_s * 0.8, check_s=min(check_timeout_s, timeout_s * 0.8))
+            scorecard = plan(path, select=select, registry=registry, timeouts=limits).run()
             box["scorecard"] = scorecard
         except BaseException as exc:  # noqa: BLE001 - the point is to record anything that escapes
             box["exception"] = f"{type(exc).__name__}: {exc}"

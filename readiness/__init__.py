@@ -9,7 +9,7 @@ The public API, for scripts and for third-party check packages (plugins)::
         licence = ctx.onnx.metadata.get("license")        # safe: a corrupt file is a skip
         return passed(f"licence: {licence}") if licence else failed("no licence")
 
-    scorecard, ctx = readiness.evaluate("path/to/bundle", seed=0)
+    scorecard = readiness.plan("path/to/bundle", seed=0).run()
 
 Everything a check author needs is importable from here: the decorator and the
 result constructors, `Context` and what it hands out (`Predictions`, `InputSpec`,
@@ -39,6 +39,10 @@ _LAZY: dict[str, str] = {
     "ServingConfig": "config",
     "Context": "context",
     "evaluate": "engine",
+    "plan": "engine",
+    "Plan": "engine",
+    "Timeouts": "cancel",
+    "Outcome": "errors",
     "BundleError": "errors",
     "ModelLoadError": "errors",
     "ModelUnreadable": "errors",
@@ -70,10 +74,11 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .bundle import Bundle, load_bundle
+    from .cancel import Timeouts
     from .config import InputSpec, OutputSpec, ServingConfig
     from .context import Context
-    from .engine import evaluate
-    from .errors import BundleError, ModelLoadError, ModelUnreadable, ReadinessError, RegistryError, SkipCheck
+    from .engine import Plan, evaluate, plan
+    from .errors import BundleError, ModelLoadError, ModelUnreadable, Outcome, ReadinessError, RegistryError, SkipCheck
     from .onnx_model import ModelFacts, OnnxModel
     from .registry import (
         CheckSpec,
@@ -119,7 +124,9 @@ __all__ = [
     "ModelLoadError",
     "ModelUnreadable",
     "OnnxModel",
+    "Outcome",
     "OutputSpec",
+    "Plan",
     "Predictions",
     "ReadinessError",
     "Registry",
@@ -130,6 +137,7 @@ __all__ = [
     "Severity",
     "SkipCheck",
     "Status",
+    "Timeouts",
     "__version__",
     "check",
     "current_check",
@@ -141,5 +149,6 @@ __all__ = [
     "jsonable",
     "load_bundle",
     "passed",
+    "plan",
     "skipped",
 ]

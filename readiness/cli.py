@@ -2,56 +2,43 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import BundleError, ReadinessError
-from .vocabulary import REPORT_FORMATS, SEVERITIES
+from .cancel import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S, Timeouts
+from .cli_support import (
+    EXIT_BLOCKED,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_RELEASED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    REPORT_OPTIONS,
+    Seconds,
+    Terminated,
+    exit_now,
+    report_options,
+    write_reports,
+)
+from .cli_support import guard as _guard
+from .errors import BundleError
+from .vocabulary import SEVERITIES
 
-EXIT_RELEASED, EXIT_BLOCKED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-REPORT_OPTIONS = tuple(REPORT_FORMATS)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"readiness: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn known errors into a one-line message and an exit code; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BrokenPipeError:
-            # The reader went away (`readiness list-checks | head`): stop quietly, as Python's docs advise.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(1)
-        except BundleError as exc:
-            _fail(str(exc), EXIT_INPUT)
-        except ReadinessError as exc:
-            _fail(str(exc), exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if os.environ.get("READINESS_DEBUG"):
-                raise
-            _fail(
-                f"internal error: {type(exc).__name__}: {exc} (set READINESS_DEBUG=1 for a traceback, and please report it)",
-                EXIT_INTERNAL,
-            )
-
-    return wrapper
+__all__ = [
+    "EXIT_BLOCKED",
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_RELEASED",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "REPORT_OPTIONS",
+    "main",
+]
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -69,40 +56,9 @@ def main() -> None:
     """
 
 
-def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for fmt in reversed(REPORT_OPTIONS):
-        func = click.option(
-            f"--{fmt}",
-            f"{fmt}_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help=f"Write the {fmt} scorecard to this path.",
-        )(func)
-    return func
-
-
-def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[str, Path]]:
-    from . import reports
-
-    written = []
-    for fmt in REPORT_OPTIONS:
-        path = paths.get(f"{fmt}_path")
-        if path is not None:
-            try:
-                written.append((fmt, reports.write(fmt, scorecard, path)))
-            except OSError as exc:
-                raise BundleError(
-                    path,
-                    f"--{fmt}",
-                    f"cannot write the report: {exc.strerror}",
-                    "choose a writable path",
-                ) from None
-    return written
-
-
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@_report_options
+@report_options
 @click.option(
     "--jobs",
     "-j",
@@ -154,6 +110,22 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
     show_default=True,
     help="Seed for every random choice; same seed, same scorecard.",
 )
+@click.option(
+    "--timeout",
+    "run_timeout",
+    type=Seconds(),
+    default=DEFAULT_RUN_TIMEOUT_S,
+    show_default=True,
+    help="Bound the whole run: checks not finished by then are `error`; the report is still written.",
+)
+@click.option(
+    "--check-timeout",
+    type=Seconds(),
+    default=DEFAULT_CHECK_TIMEOUT_S,
+    show_default=True,
+    help="Bound each check: an overrunning check is stopped (its inference cancelled) and is `error`. "
+    "A bundle's [checks].timeout_s can lower this, never raise it.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
 @_guard
 def check(
@@ -166,6 +138,8 @@ def check(
     trust: bool,
     root: Path | None,
     seed: int,
+    run_timeout: float,
+    check_timeout: float,
     quiet: bool,
     **report_paths: Path | None,
 ) -> None:
@@ -179,6 +153,9 @@ def check(
     Example:
       readiness check examples/breast-cancer --json out/scorecard.json
       readiness check . --select ART,SEC --fail-on blocker
+      readiness check . --timeout 900 --check-timeout 60
+
+    Ctrl-C ends the run with exit code 130 and SIGTERM with 143; neither writes a report.
     """
     from . import fleet
 
@@ -186,26 +163,35 @@ def check(
     if len(bundles) > 1 or jobs is not None or ray_address is not None:
         _check_fleet(bundles, jobs or 1, quiet, report_paths, ray_address)
     path = bundles[0]
-    from .engine import evaluate
+    from .engine import plan
     from .reports import terminal
 
     interactive = sys.stderr.isatty() and not quiet
     listener, progress = _progress(interactive, quiet)
+    the_plan = plan(
+        path,
+        trust=trust,
+        root=root,
+        seed=seed,
+        select=_split(select) or None,
+        ignore=_split(ignore),
+        fail_on=fail_on,
+        timeouts=Timeouts(run_s=run_timeout, check_s=check_timeout),
+    )
     try:
-        scorecard, _ctx = evaluate(
-            path,
-            trust=trust,
-            root=root,
-            seed=seed,
-            select=_split(select) or None,
-            ignore=_split(ignore),
-            fail_on=fail_on,
-            listener=listener,
-        )
+        scorecard = the_plan.run(listener=listener)
+    except KeyboardInterrupt as exc:
+        if any(worker.is_alive() for worker in the_plan.stragglers):  # cannot unwind: leave without finalising
+            if progress is not None:
+                progress.stop()
+            terminated = isinstance(exc, Terminated)
+            click.echo(f"readiness: interrupted ({'SIGTERM' if terminated else 'SIGINT'}); no report written", err=True)
+            exit_now(EXIT_SIGTERM if terminated else EXIT_SIGINT, the_plan.stragglers)
+        raise
     finally:
         if progress is not None:
             progress.stop()
-    written = _write_reports(scorecard, report_paths)
+    written = write_reports(scorecard, report_paths)
     if interactive:
         from rich.console import Console
 
@@ -214,7 +200,7 @@ def check(
         terminal.plain(scorecard, sys.stdout, quiet=quiet)
     for fmt, dest in written:
         click.echo(f"wrote {fmt} scorecard: {dest}")
-    sys.exit(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED)
+    exit_now(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED, the_plan.stragglers)
 
 
 _FLEET_OWN = {"paths", "jobs", "ray_address", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
@@ -406,7 +392,7 @@ def _dedent(text: str) -> str:
 # -- report and diff commands (readiness/reports) --
 from .reports._cli import register as _register_report_commands  # noqa: E402
 
-_register_report_commands(main, _report_options, _write_reports, _guard)
+_register_report_commands(main)
 
 # -- init command (readiness/init.py) --
 from .init import init_command  # noqa: E402

@@ -93,7 +93,7 @@ class ChecksSection(_Strict):
     select: list[str] = ["ALL"]
     ignore: list[str] = []
     severity: dict[str, Severity] = {}
-    timeout_s: float = Field(default=600.0, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # lowers --check-timeout, never raises it
 
 
 class Waiver(_Strict):

@@ -20,8 +20,9 @@ import numpy as np
 from . import contract
 from . import runtime as rt
 from .bundle_data import Bundle
+from .cancel import DEFAULT_CHECK_TIMEOUT_S
 from .config import InputSpec, OutputSpec, ServingConfig
-from .errors import ModelLoadError, SkipCheck
+from .errors import ModelLoadError, ProviderUnavailable, SkipCheck
 from .onnx_model import OnnxModel
 from .registry import current_check
 from .security import UnsafeExternalData
@@ -41,6 +42,10 @@ class Context:
         self._memo: dict[Any, Any] = {}
         self._lock = threading.RLock()
         self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created"
+        # the per-check time limit of this run (the engine sets it from --check-timeout and [checks].timeout_s)
+        self.check_timeout_s = min(DEFAULT_CHECK_TIMEOUT_S, self.manifest.checks.timeout_s or DEFAULT_CHECK_TIMEOUT_S)
+        # the first timeout inside the model's inference in this run: later inference is not tried (the runner)
+        self.inference_timeout: str | None = None
 
     # ------------------------------------------------------------------ generic cache
     def memo(self, key: str | tuple[Any, ...], factory: Callable[[], T]) -> T:
@@ -147,9 +152,7 @@ class Context:
         def load() -> Any:
             try:
                 return self.new_session()
-            except rt.ProviderUnavailable:
-                raise
-            except UnsafeExternalData:  # a refusal, not a load failure: the runner points at SEC001
+            except (ProviderUnavailable, UnsafeExternalData):  # refusals that say what they mean themselves
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
                 raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc

@@ -7,16 +7,18 @@ import os
 import platform
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .bundle import Bundle, load_bundle, sha256_file
+from .cancel import Timeouts
 from .context import Context
 from .errors import BundleError
 from .gate import apply_waivers, decide, scores
 from .parsing import clip, quote
-from .registry import Registry, default_registry, select_checks
+from .registry import CheckSpec, Registry, default_registry, select_checks
 from .runner import CheckRun, Listener, Runner
 from .scorecard import CheckRecord, Scorecard
 
@@ -55,7 +57,7 @@ def environment(bundle: Bundle) -> dict[str, Any]:
 
 def selected_checks(
     registry: Registry, bundle: Bundle, select: Iterable[str] | None, ignore: Iterable[str] | None
-) -> list:
+) -> list[CheckSpec]:
     cfg = bundle.manifest.checks
     sel = list(select) if select else list(cfg.select)
     ign = list(cfg.ignore) + list(ignore or [])
@@ -71,7 +73,8 @@ def selected_checks(
         ) from None
 
 
-def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
+def validate_against_registry(bundle: Bundle, registry: Registry) -> None:
+    """Refuse a manifest naming thresholds, checks or requirements no installed check has (exit 2)."""
     file = bundle.manifest_path
     for key, problem, fix in registry.threshold_problems(bundle.manifest.policy.thresholds):
         raise BundleError(file, f"[policy.thresholds].{clip(key)}", problem, fix)
@@ -95,6 +98,99 @@ def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
             )
 
 
+@dataclass
+class Plan:
+    """A run about to happen: the loaded bundle, the selected checks and the context they share.
+
+    Made by `plan(...)`; `run()` runs the checks and returns the scorecard. The CLI, the pytest
+    plugin and `evaluate` all go through it.
+    """
+
+    bundle: Bundle
+    specs: list[CheckSpec]
+    context: Context
+    registry: Registry
+    seed: int = 0
+    fail_on: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    today: _dt.date | None = None
+    started: float = field(default_factory=time.time)  # wall clock, for the scorecard
+    started_monotonic: float = field(default_factory=time.monotonic)  # the whole-run limit counts from here
+    stragglers: list[Any] = field(default_factory=list)  # checks whose thread could not be stopped (is_alive())
+
+    def run(self, *, only: Iterable[str] | None = None, listener: Listener | None = None) -> Scorecard:
+        """Run the selected checks (or those of them whose ids are in `only`) and build the scorecard."""
+        specs = self.specs
+        if only is not None:
+            wanted = set(only)
+            specs = [spec for spec in specs if spec.id in wanted]
+        runner = Runner(
+            self.context,
+            timeouts=self.timeouts,
+            severities=dict(self.bundle.manifest.checks.severity),
+            listener=listener,
+            started=self.started_monotonic,
+        )
+        try:
+            runs = runner.run(specs)
+        finally:
+            self.stragglers.extend(runner.stragglers)
+        return build_scorecard(
+            self.bundle,
+            runs,
+            self.context,
+            seed=self.seed,
+            fail_on=self.fail_on,
+            today=self.today,
+            started=self.started,
+        )
+
+
+def plan(
+    path: str | os.PathLike[str] | Bundle = ".",
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    seed: int = 0,
+    trust: bool = False,
+    fail_on: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    timeouts: Timeouts | None = None,
+    registry: Registry | None = None,
+    today: _dt.date | None = None,
+) -> Plan:
+    """Load the bundle at `path` (or take a loaded Bundle), validate it against the installed checks,
+    select the checks and make the context: everything a run needs, nothing run yet.
+
+    `timeouts` are the command line's limits (`--timeout`, `--check-timeout`); the bundle's own
+    `[checks] timeout_s` can only lower the per-check limit. `root` is the workspace root every path
+    the bundle names must stay inside (default: the bundle's git work tree, else its directory).
+    """
+    started, started_monotonic = time.time(), time.monotonic()
+    if isinstance(path, Bundle):
+        bundle = path
+    else:
+        bundle = load_bundle(path, trust=trust, root=root)
+    registry = registry if registry is not None else default_registry()
+    validate_against_registry(bundle, registry)
+    specs = selected_checks(registry, bundle, select, ignore)
+    limits = (timeouts or Timeouts()).lowered(bundle.manifest.checks.timeout_s)
+    ctx = Context(bundle, seed=seed, thresholds=registry.thresholds())
+    ctx.check_timeout_s = limits.check_s
+    return Plan(
+        bundle=bundle,
+        specs=specs,
+        context=ctx,
+        registry=registry,
+        seed=seed,
+        fail_on=fail_on,
+        timeouts=limits,
+        today=today,
+        started=started,
+        started_monotonic=started_monotonic,
+    )
+
+
 def evaluate(
     path: str | os.PathLike[str] | Bundle = ".",
     *,
@@ -107,23 +203,25 @@ def evaluate(
     registry: Registry | None = None,
     listener: Listener | None = None,
     today: _dt.date | None = None,
-    context: Context | None = None,  # reuse a Context made earlier for this bundle (pytest plugin)
+    timeouts: Timeouts | None = None,
 ) -> tuple[Scorecard, Context]:
-    """Run the selected checks on a bundle and return its scorecard (and the context used)."""
-    started = time.time()
-    bundle = path if isinstance(path, Bundle) else load_bundle(path, trust=trust, root=root)
-    registry = registry if registry is not None else default_registry()
-    _validate_against_registry(bundle, registry)
-    specs = selected_checks(registry, bundle, select, ignore)
-    ctx = context if context is not None else Context(bundle, seed=seed, thresholds=registry.thresholds())
-    runner = Runner(
-        ctx,
-        timeout_s=bundle.manifest.checks.timeout_s,
-        severities=dict(bundle.manifest.checks.severity),
-        listener=listener,
+    """Run the selected checks on a bundle and return its scorecard and the context used.
+
+    A thin wrapper over `plan(...).run(...)`, kept for compatibility.
+    """
+    the_plan = plan(
+        path,
+        select=select,
+        ignore=ignore,
+        seed=seed,
+        trust=trust,
+        fail_on=fail_on,
+        root=root,
+        timeouts=timeouts,
+        registry=registry,
+        today=today,
     )
-    runs = runner.run(specs)
-    return build_scorecard(bundle, runs, ctx, seed=seed, fail_on=fail_on, today=today, started=started), ctx
+    return the_plan.run(listener=listener), the_plan.context
 
 
 def build_scorecard(

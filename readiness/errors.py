@@ -49,22 +49,102 @@ class RegistryError(ReadinessError):
     exit_code = 3
 
 
-class SkipCheck(Exception):
+class Outcome(Exception):  # noqa: N818 - an outcome, not only an error
+    """An exception that says which result the check meeting it gets.
+
+    `status` is the result's status, `message` what happened, and `see` the id of the check
+    that explains the root cause (e.g. ``see="ART001"`` for a model that does not load), so
+    every check that meets the same cause reports it the same way. The runner turns any
+    Outcome into a result with one line (`describe()`); raise one from a check, the context
+    or the runtime wherever the cause is known.
+    """
+
+    status = "error"
+    see: str | None = None
+    prefix = ""  # put before the message in a result ("cannot run: ...")
+
+    def __init__(self, message: str = "", *, status: str | None = None, see: str | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if see is not None:
+            self.see = see
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def describe(self) -> str:
+        """The result message: prefix, message and the explaining check (when not already named)."""
+        text = f"{self.prefix}{self.message}"
+        if self.see and self.see not in text:
+            text += f" (see {self.see})"
+        return text
+
+
+class SkipCheck(Outcome):
     """Raised inside a check to mark it `skip`: an input it needs is absent."""
+
+    status = "skip"
 
 
 class ModelUnreadable(SkipCheck):
     """The model file is not a parsable ONNX protobuf. Raised by `ctx.onnx`; a check reading the
     model is then `skip`, pointing at ART001 (which fails it). `reason` is the bare cause."""
 
+    see = "ART001"
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"{reason} (see ART001)")
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(Outcome):
     """The ONNX model could not be loaded into an inference session."""
 
+    see = "ART001"
+    prefix = "cannot run: "
 
-class OutputMismatch(Exception):
+
+class ProviderUnavailable(Outcome):
+    """A requested execution provider is not available (or not used by the session).
+
+    The `required_providers` policy is decided here, once: when the serving config marks its
+    providers as required the outcome is `fail`, else `skip` (nothing is measured on another
+    provider).
+    """
+
+    see = "ART001"
+
+    def __init__(self, missing: list[str], available: list[str], *, required: bool = False) -> None:
+        self.missing = missing
+        self.available = available
+        self.required = required
+        text = (
+            f"execution provider(s) {', '.join(missing)} requested by the serving config are not available "
+            f"in this onnxruntime (available: {', '.join(available)})"
+        )
+        super().__init__(text, status="fail" if required else "skip")
+
+    def describe(self) -> str:
+        if self.required:
+            return f"{self.message}; the serving config marks its providers as required"
+        return f"{self.message}; nothing was measured on another provider"
+
+
+class OutputMismatch(Outcome):
     """The model's outputs do not fit the declared output contract (e.g. class count); SCH004 judges it."""
+
+    see = "SCH004"
+
+
+class ModelRefusedRows(Outcome):
+    """onnxruntime refused the rows as the serving contract feeds them: a finding about the contract."""
+
+    see = "SCH001/SCH002"
+
+
+class InferenceTimedOut(Outcome):
+    """The model's inference already overran a check's time limit in this run; it is not tried again."""
+
+    prefix = "not run: "

@@ -49,6 +49,7 @@ from .vocabulary import SEVERITIES
 if TYPE_CHECKING:
     from .bundle import Bundle
     from .context import Context
+    from .engine import Plan
     from .registry import CheckSpec, Registry
     from .scorecard import CheckRecord, Scorecard
 
@@ -211,7 +212,7 @@ class BundleRun:
         self.bundle: Bundle | None = None
         self.registry: Registry | None = None
         self.specs: list[CheckSpec] = []
-        self._ctx: Context | None = None
+        self.plan: Plan | None = None
         self.evaluated = False
         self.eval_error: BaseException | None = None
         self.scorecard: Scorecard | None = None
@@ -229,13 +230,19 @@ class BundleRun:
             return
         self._loaded = True
         try:
-            from .bundle import load_bundle
-            from .engine import _validate_against_registry, selected_checks
+            from .engine import plan
 
             self.registry = self.plugin.registry()
-            self.bundle = load_bundle(self.manifest, trust=self.plugin.trust, root=self.plugin.root)
-            _validate_against_registry(self.bundle, self.registry)
-            self.specs = selected_checks(self.registry, self.bundle, None, None)
+            self.plan = plan(
+                self.manifest,
+                trust=self.plugin.trust,
+                root=self.plugin.root,
+                seed=self.plugin.seed,
+                fail_on=self.plugin.fail_on,
+                registry=self.registry,
+            )
+            self.bundle = self.plan.bundle
+            self.specs = self.plan.specs
         except BaseException as exc:
             self._load_error = exc
             raise
@@ -243,12 +250,8 @@ class BundleRun:
     def context(self) -> Context:
         """The run's Context: shared by the checks and the readiness_context fixture."""
         self.load()
-        if self._ctx is None:
-            from .context import Context
-
-            assert self.bundle is not None and self.registry is not None
-            self._ctx = Context(self.bundle, seed=self.plugin.seed, thresholds=self.registry.thresholds())
-        return self._ctx
+        assert self.plan is not None
+        return self.plan.context
 
     def evaluate(self, session: pytest.Session) -> None:
         """Run the checks whose items are still selected in this session, once."""
@@ -270,18 +273,8 @@ class BundleRun:
             self.eval_error = exc
 
     def _run(self, specs: list[CheckSpec]) -> Scorecard:
-        from .engine import evaluate
-
-        assert self.bundle is not None
-        scorecard, _ctx = evaluate(
-            self.bundle,
-            seed=self.plugin.seed,
-            select=[spec.id for spec in specs],
-            fail_on=self.plugin.fail_on,
-            registry=self.registry,
-            context=self.context(),
-        )
-        return scorecard
+        assert self.plan is not None
+        return self.plan.run(only=[spec.id for spec in specs])
 
     def unusable(self) -> str | None:
         """Why the bundle could not be evaluated, as one line (None when it was)."""

@@ -7,15 +7,17 @@ When there is no serving config, both are derived from the graph (`readiness.con
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import cancel
 from .config import InputSpec, OutputSpec, RuntimeSpec
-from .errors import OutputMismatch
+from .errors import InferenceTimedOut, ModelRefusedRows, OutputMismatch, ProviderUnavailable
 
 # ONNX tensor element type names (as onnxruntime reports them) -> serving dtype names.
 ORT_TYPES: dict[str, str] = {
@@ -59,18 +61,6 @@ ONNX_ELEM_TYPES: dict[int, str] = {
 }
 
 
-class ProviderUnavailable(Exception):
-    """A requested execution provider is not in the installed onnxruntime."""
-
-    def __init__(self, missing: list[str], available: list[str]):
-        self.missing = missing
-        self.available = available
-        super().__init__(
-            f"execution provider(s) {', '.join(missing)} requested by the serving config are not available "
-            f"in this onnxruntime (available: {', '.join(available)})"
-        )
-
-
 def numpy_dtype(name: str) -> Any:
     return object if name == "string" else np.dtype(name)
 
@@ -87,7 +77,7 @@ def resolve_providers(runtime: RuntimeSpec | None) -> list[str]:
     available = available_providers()
     missing = [p for p in requested if p not in available]
     if missing:
-        raise ProviderUnavailable(missing, available)
+        raise ProviderUnavailable(missing, available, required=bool(runtime and runtime.required_providers))
     return requested
 
 
@@ -168,9 +158,46 @@ def stack_tensor_cells(column: Any, spec: InputSpec, dtype: Any) -> np.ndarray:
     return np.stack(cells)
 
 
+@contextlib.contextmanager
+def inference() -> Iterator[Any]:
+    """The one place inference happens: `with inference() as opts: session.run(names, feeds, opts)`.
+
+    `opts` are the onnxruntime RunOptions of the check running in this thread (None outside a
+    runner): the runner sets `terminate` on them to stop an overrunning check. A run cancelled that
+    way raises `cancel.CheckCancelled`; any other refusal by onnxruntime is `ModelRefusedRows` (the
+    model cannot score the rows as the serving contract feeds them); once the model has hung in this
+    run, inference is not started again (`InferenceTimedOut`, citing the first timeout).
+    """
+    switch = cancel.current()
+    if switch is None:
+        yield None
+        return
+    hung = switch.blocked()
+    if hung:
+        raise InferenceTimedOut(hung)
+    with switch.inflight():
+        try:
+            yield switch.run_options()
+        except Exception as exc:
+            if switch.cancelled:
+                raise cancel.CheckCancelled(switch.reason or "cancelled") from None
+            if _from_onnxruntime(exc):
+                raise ModelRefusedRows(
+                    f"the model cannot score rows fed as the serving config declares them: {exc}"
+                ) from exc
+            raise
+    switch.check()
+
+
+def _from_onnxruntime(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("onnxruntime")
+
+
 def run(session: Any, feeds: Mapping[str, np.ndarray], output_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Score one batch of feeds (through `inference()`, so it can be cancelled)."""
     names = list(output_names) if output_names else [o.name for o in session.get_outputs()]
-    values = session.run(names, dict(feeds))
+    with inference() as opts:
+        values = session.run(names, dict(feeds), opts)
     return dict(zip(names, values, strict=True))
 
 
@@ -244,7 +271,7 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
         if pred.probabilities.ndim != 2 or pred.probabilities.shape[1] != len(pred.classes):
             raise OutputMismatch(
                 f"the probability output has shape {pred.probabilities.shape[1:]} per row but "
-                f"{len(pred.classes)} classes are declared, so labels cannot be derived (see SCH004)"
+                f"{len(pred.classes)} classes are declared, so labels cannot be derived"
             )
         pred.labels = np.asarray(pred.classes, dtype=object)[np.argmax(pred.probabilities, axis=1)]
         try:

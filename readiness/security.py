@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from .errors import Outcome
 from .parsing import quote
 
 
@@ -27,7 +28,12 @@ class ExternalRef:
     location: str
 
 
-class UnsafeExternalData(Exception):
+class UnsafeExternalData(Outcome):
+    """The model's external data points outside the bundle; the model is never loaded."""
+
+    see = "SEC001"
+    prefix = "refused to load the model: "
+
     def __init__(self, refs: list[tuple[ExternalRef, str]]):
         self.refs = refs
         first, why = refs[0]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from . import cancel, vocabulary
 from . import runtime as rt
-from . import vocabulary
 
 WARMUP_TOLERANCE = 0.10  # consecutive window medians within 10% = warmed up
 WARMUP_WINDOW_NS = 20_000_000  # a warm-up window lasts about 20 ms (at least MIN_WINDOW calls)
@@ -51,13 +50,14 @@ def decode_times(raw: dict[str, Any]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- sessions
-def verify_providers(session: Any, requested: list[str]) -> None:
+def verify_providers(session: Any, requested: list[str], *, required: bool = False) -> None:
     """Raise ProviderUnavailable when the session does not use every requested provider
-    (onnxruntime can fall back to the CPU when a provider fails to initialise)."""
+    (onnxruntime can fall back to the CPU when a provider fails to initialise); `required` is the
+    serving config's `required_providers`."""
     actual = list(session.get_providers())
     missing = [p for p in requested if p not in actual]
     if missing:
-        raise rt.ProviderUnavailable(missing, actual)
+        raise rt.ProviderUnavailable(missing, actual, required=required)
 
 
 def session_settings(session: Any) -> dict[str, Any]:
@@ -110,14 +110,15 @@ def _timed_calls(session: Any, batches: list[dict], count: int, deadline_ns: int
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for i in range(count):
-            feeds = batches[i % nb]
-            t0 = clock()
-            run(None, feeds)
-            t1 = clock()
-            append(t1 - t0)
-            if deadline_ns is not None and t1 > deadline_ns:
-                break
+        with rt.inference() as opts:  # cancellable by the runner, like every inference
+            for i in range(count):
+                feeds = batches[i % nb]
+                t0 = clock()
+                run(None, feeds, opts)
+                t1 = clock()
+                append(t1 - t0)
+                if deadline_ns is not None and t1 > deadline_ns:
+                    break
     finally:
         if was_enabled:
             gc.enable()
@@ -197,7 +198,9 @@ class Rig:
         t0 = time.perf_counter_ns()
         self.session = ctx.new_session()  # raises ProviderUnavailable for a missing provider
         self.create_ms = round((time.perf_counter_ns() - t0) / 1e6, 3)
-        verify_providers(self.session, requested)
+        verify_providers(
+            self.session, requested, required=bool(ctx.runtime_spec and ctx.runtime_spec.required_providers)
+        )
         self.settings = session_settings(self.session)
         self.timers: dict[int, Timer] = {}
 
@@ -297,12 +300,8 @@ def probe_fresh_processes(ctx: Any, runs: int, serve_calls: int = 5, timeout_s: 
             }
             results = []
             for _ in range(runs):
-                proc = subprocess.run(
-                    [sys.executable, "-I", "-c", PROBE, json.dumps(spec)],
-                    capture_output=True,
-                    text=True,
-                    timeout=timeout_s,
-                    check=False,
+                proc = cancel.run_process(  # killed when the check is cancelled
+                    [sys.executable, "-I", "-c", PROBE, json.dumps(spec)], timeout=timeout_s
                 )
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
                 if proc.returncode != 0 or not lines:

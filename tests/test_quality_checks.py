@@ -324,7 +324,7 @@ def test_quality_checks_report_a_model_that_cannot_score_as_an_error_not_a_crash
     for cid in ("QLT001", "QLT003"):
         record = card.check(cid)
         assert record.status == "error"
-        assert "cannot score the reference data" in record.message and "crashed" not in record.message
+        assert "cannot score rows" in record.message and "SCH001" in record.message and "crashed" not in record.message
     assert not card.released
 
 

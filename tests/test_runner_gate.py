@@ -69,14 +69,57 @@ def test_a_crashing_check_is_an_error_and_the_run_goes_on(bundle):
     assert not sc.released and sc.gate["blocking"] == ["XXXM001"]
 
 
-def test_a_check_that_times_out_is_an_error(bundle):
+def test_a_check_that_times_out_is_an_error_and_is_stopped(bundle):
     _manifest(bundle, "[checks]\ntimeout_s = 0.2\n")
-    start = time.perf_counter()
-    sc, _ = evaluate(bundle, registry=_registry(XXXM001="sleep", XXXM002="pass"), today=TODAY)
+    spins = [0]
+    reg = _registry(XXXM002="pass")
+
+    @check("XXXM001", "spins forever", category="xxx", severity="major")
+    def spin(ctx):
+        while True:  # pure Python: stopped by the runner once its time is up
+            spins[0] += 1
+
+    reg.add_object(spin)
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY)
     assert sc.check("XXXM001").status == "error"
-    assert "timed out after 0.2 s" in sc.check("XXXM001").message
+    assert sc.check("XXXM001").message == "timed out after 0.2 s; the check was stopped"
     assert sc.check("XXXM002").status == "pass"
-    assert time.perf_counter() - start < 2.5
+    after = spins[0]
+    time.sleep(0.2)
+    assert spins[0] == after  # nothing keeps running after the cap
+
+
+def test_a_bundle_can_lower_the_check_timeout_but_not_raise_it(bundle):
+    from readiness import Timeouts, plan
+
+    _manifest(bundle, "[checks]\ntimeout_s = 5\n")
+    assert plan(bundle, timeouts=Timeouts(check_s=60)).timeouts.check_s == 5
+    assert plan(bundle, timeouts=Timeouts(check_s=2)).timeouts.check_s == 2
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0"])
+def test_a_bundle_timeout_that_is_not_a_positive_number_is_a_bundle_error(bundle, value):
+    _manifest(bundle, f"[checks]\ntimeout_s = {value}\n")
+    with pytest.raises(BundleError, match="timeout_s"):
+        evaluate(bundle, registry=_registry(XXXM001="pass"), today=TODAY)
+
+
+def test_checks_left_when_the_run_time_is_up_are_errors_that_say_so(bundle):
+    from readiness import Timeouts
+
+    reg = _registry(XXXM002="pass", XXXM003="pass")
+
+    @check("XXXM001", "takes the whole run", category="xxx", severity="major")
+    def slow(ctx):
+        while True:
+            pass
+
+    reg.add_object(slow)
+    sc, _ = evaluate(bundle, registry=reg, today=TODAY, timeouts=Timeouts(run_s=0.5, check_s=60))
+    assert sc.check("XXXM001").message.startswith("timed out: the run's --timeout 0.5 s was reached")
+    for cid in ("XXXM002", "XXXM003"):
+        assert sc.check(cid).status == "error"
+        assert sc.check(cid).message == "not run: the run's --timeout 0.5 s was reached"
 
 
 def test_fail_on_decides_which_severities_block(bundle):
@@ -278,3 +321,30 @@ def test_timing_checks_wait_for_another_run_holding_the_machine_lock(bundle):
         sc, _ = evaluate(bundle, registry=reg, today=TODAY)
     assert sc.check("XXXM001").status == "pass"
     assert -started[0] < released[0] <= started[1]  # the ordinary check did not wait; the timing one did
+
+
+@pytest.mark.parametrize(("required", "status"), [(True, "fail"), (False, "skip")])
+def test_a_provider_missing_inside_a_check_follows_required_providers(tmp_path, required, status):
+    """The policy is decided once, where the error is raised: from a check body as from session loading."""
+    from builders import serving_config
+
+    from readiness.timing import verify_providers
+
+    serving = serving_config(4)
+    serving["runtime"]["required_providers"] = required
+
+    class FellBack:  # a session that silently runs on another provider than the one requested
+        def get_providers(self):
+            return ["CPUExecutionProvider"]
+
+    reg = Registry()
+
+    @check("XXXM001", "measures on the requested provider", category="xxx", severity="major", requires=["session"])
+    def measures(ctx):
+        verify_providers(FellBack(), ["CUDAExecutionProvider"], required=ctx.runtime_spec.required_providers)
+        return passed("measured")
+
+    reg.add_object(measures)
+    sc, _ = evaluate(write_bundle(tmp_path / "b", serving=serving), registry=reg, today=TODAY)
+    assert sc.check("XXXM001").status == status
+    assert "CUDAExecutionProvider" in sc.check("XXXM001").message

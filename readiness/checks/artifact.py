@@ -75,11 +75,8 @@ def model_valid_and_loads(ctx: Context) -> Result:
     measured["checker"] = "full_check passed"
     try:
         session = ctx.session
-    except ProviderUnavailable as exc:
-        spec = ctx.runtime_spec
-        if spec is not None and spec.required_providers:
-            return failed(f"{exc}; the serving config marks its providers as required", measured)
-        return skipped(f"onnx.checker passed, but the model was not loaded: {exc}", measured)
+    except ProviderUnavailable as exc:  # fail or skip as the serving config's required_providers says
+        return Result(exc.status, f"onnx.checker passed, but the model was not loaded: {exc.describe()}", measured)
     except ModelLoadError as exc:
         return failed(f"onnx.checker passed, but {_first_line(exc)}", measured)
     evidence = {

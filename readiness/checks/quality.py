@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import metrics
 from ..context import Context
-from ..errors import SkipCheck
+from ..errors import Outcome, SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
 
@@ -53,19 +53,20 @@ def _metric_table(value: Any, key: str, task: str) -> dict[str, Any]:
     return dict(value)
 
 
-class _CannotScore(Exception):
-    pass
+class _CannotScore(Outcome):
+    """The model cannot score the reference data as the serving contract feeds it."""
+
+    see = "SCH001/SCH002"
 
 
 def _reference_predictions(ctx: Context) -> Predictions:
     try:
         return ctx.reference_predictions
-    except SkipCheck:
+    except Outcome:  # says what it means itself (a refusal by onnxruntime, a missing input, ...)
         raise
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
+    except Exception as exc:  # noqa: BLE001 - feeding the rows can fail in several ways
         raise _CannotScore(
-            f"the model cannot score the reference data as the serving config feeds it "
-            f"({type(exc).__name__}: {exc}); see SCH001/SCH002"
+            f"the model cannot score the reference data as the serving config feeds it ({type(exc).__name__}: {exc})"
         ) from exc
 
 
@@ -113,10 +114,7 @@ def qlt001(ctx: Context) -> Result:
         bars = _metric_table(ctx.threshold("min_metric"), "min_metric", task)
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
-    try:
-        pred = _reference_predictions(ctx)
-    except _CannotScore as exc:
-        return errored(str(exc))
+    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
     names = [primary] + [n for n in bars if n != primary]
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
@@ -257,10 +255,7 @@ def qlt002(ctx: Context) -> Result:
     except Exception as exc:  # noqa: BLE001 - a baseline that cannot score is reported, not a crash
         what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         return errored(f"cannot score the baseline on the candidate's reference data: {what}")
-    try:
-        pred = _reference_predictions(ctx)
-    except _CannotScore as exc:
-        return errored(str(exc))
+    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
     resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
@@ -355,10 +350,7 @@ def qlt003(ctx: Context) -> Result:
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
     margin = float(ctx.threshold("trivial_margin"))
-    try:
-        pred = _reference_predictions(ctx)
-    except _CannotScore as exc:
-        return errored(str(exc))
+    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
     trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}

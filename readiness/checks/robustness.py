@@ -72,7 +72,7 @@ def fuzzing(ctx: Context) -> Result:
         ctx.reference_predictions  # noqa: B018
     max_examples = int(ctx.threshold("fuzz_max_examples"))
     max_seconds = float(ctx.threshold("fuzz_max_seconds"))
-    timeout = float(ctx.manifest.checks.timeout_s)
+    timeout = float(ctx.check_timeout_s)
     capped = max_seconds > timeout / 2
     if capped:  # a slow model (large tensors) ends its search with a verdict rather than a check timeout
         max_seconds = timeout / 2
@@ -96,7 +96,8 @@ def fuzzing(ctx: Context) -> Result:
         evidence["notes"] = list(report.notes)
     if capped:
         evidence.setdefault("notes", []).append(
-            f"the search's time budget is capped at half of [checks].timeout_s ({timeout:g} s)"
+            f"the search's time budget is capped at half of the check time limit ({timeout:g} s; "
+            "--check-timeout, lowered by [checks].timeout_s)"
         )
     if not report.failed:
         return passed(

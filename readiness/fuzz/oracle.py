@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import runtime as rt
+from ..errors import InferenceTimedOut, ModelRefusedRows
 from .tensors import TensorValue, _literal, jsonable
 
 if TYPE_CHECKING:
@@ -106,8 +107,11 @@ def probe(ctx: Context, frame: pd.DataFrame) -> Probe:
         if n > 1 and not _batched(pred.raw, n):
             raise ValueError("outputs without a batch axis")  # a model fed one request at a time: judge each alone
     except Exception as exc:  # noqa: BLE001 - onnxruntime and feeding raise many types
+        if isinstance(exc, InferenceTimedOut):  # the model already hung in this run: not a finding about a row
+            raise
         if n == 1:
-            return Probe([f"runtime error: {type(exc).__name__}: {_short(exc)}"], [{}])
+            cause = exc.__cause__ if isinstance(exc, ModelRefusedRows) and exc.__cause__ is not None else exc
+            return Probe([f"runtime error: {type(cause).__name__}: {_short(cause)}"], [{}])
         parts = [probe(ctx, frame.iloc[i : i + 1]) for i in range(n)]
         return Probe([p.problems[0] for p in parts], [p.outputs[0] for p in parts])
     return Probe(row_problems(ctx, pred, n), [_row_output(pred.raw, i, n) for i in range(n)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from ..cli_support import guard, report_options, write_reports
 from ..errors import BundleError
 from ..scorecard import Scorecard
 
@@ -40,7 +40,7 @@ def load_scorecard(path: Path) -> Scorecard:
     return card
 
 
-def register(main: click.Group, report_options: Any, write_reports: Any, guard: Any) -> None:
+def register(main: click.Group) -> None:
     """Add `report` and `diff` to the `readiness` command group (called from readiness/cli.py)."""
 
     @main.command()
