@@ -20,7 +20,9 @@ REPORT_OPTIONS = ("json", "html", "markdown", "junit", "sarif")
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"readiness: error: {message}", err=True)
+    from .text import clean
+
+    click.echo(f"readiness: error: {clean(message)}", err=True)
     sys.exit(code)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from .errors import BundleError
+from .text import clean
 
 MARGIN = 0.1  # bounds are widened by this share of the observed range on each side
 MAX_CATEGORIES = 50  # text columns with more distinct values are not enumerated
@@ -418,12 +419,12 @@ def init_command(model: Path, data: Path | None, target: str | None, force: bool
     try:
         result = init_bundle(model, data=data, target=target, force=force)
     except BundleError as exc:
-        click.echo(f"readiness: error: {exc}", err=True)
+        click.echo(f"readiness: error: {clean(exc)}", err=True)
         sys.exit(2)
     for path in result.written:
         click.echo(f"wrote {path}")
     if result.review:
         click.echo("review before relying on it:")
         for line in result.review:
-            click.echo(f"  - {line}")
+            click.echo(f"  - {clean(line)}")
     click.echo(f"next: readiness check {result.written[0].parent}")
