@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from .errors import BundleError
+from .outputs import CLASSIFICATION_KINDS, propose_kinds
 from .text import clean
 
 MARGIN = 0.1  # bounds are widened by this share of the observed range on each side
@@ -147,8 +148,15 @@ def _yaml_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any] | None) -> tuple[str, list[str]]:
-    """A serving.yaml derived from the graph; every value commented."""
+def serving_text(
+    model_path: Path,
+    columns: list[str] | None,
+    classes: list[Any] | None,
+    *,
+    task: str | None = None,
+    frame: Any = None,
+) -> tuple[str, list[str]]:
+    """A serving.yaml derived from the graph (output kinds re-read for the task); every value commented."""
     from .formats import assign_features
     from .formats._graph import graph_contract, graph_inputs, load_proto
 
@@ -162,6 +170,7 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
         )
     inputs, outputs = contract
     inputs = [assign_features(s, inputs, columns) for s in inputs]
+    outputs, kind_why = propose_kinds(model_path, inputs, outputs, task, frame)
     proto = load_proto(model_path)
     declared = {vi.name: vi for vi in graph_inputs(proto)} if proto is not None else {}
     review: list[str] = []
@@ -210,9 +219,9 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
     for spec in outputs:
         lines += [
             f"  - name: {_yaml_scalar(spec.name)}  # graph output",
-            f"    kind: {spec.kind}  # guessed from the output's name and type: probabilities | label | score | regression",
+            f"    kind: {spec.kind}  # {kind_why[spec.name]}: probabilities | logits | score | label | regression",
         ]
-        if classes is not None and spec.kind in ("probabilities", "label"):
+        if classes is not None and spec.kind in CLASSIFICATION_KINDS:
             lines.append(f"    classes: {_yaml_scalar(classes)}  # the target's classes in the data sample, sorted")
     max_batch = 64 if batch_dynamic else 1
     batch_note = (
@@ -378,7 +387,7 @@ def init_bundle(
         if target is not None:
             task, classes, task_why = infer_task(frame, target)
         data_rel = Path(os.path.relpath(data_path, root)).as_posix()
-    serving, serving_review = serving_text(model_path, columns, classes)
+    serving, serving_review = serving_text(model_path, columns, classes, task=task, frame=frame)
     review += serving_review
     texts = {root / "serving.yaml": serving}
     if frame is not None:

@@ -12,6 +12,7 @@ import numpy as np
 from .. import metrics
 from ..context import Context
 from ..errors import SkipCheck
+from ..outputs import nonfinite_rows
 from ..registry import Result, check, errored, failed, passed, skipped
 from ..runtime import Predictions
 
@@ -73,6 +74,26 @@ def _r(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
+def _f4(x: float | None) -> str:
+    """A metric value for a message: 4 decimals, or "n/a" when it could not be computed."""
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f}"
+
+
+def _nonfinite(pred: Predictions, whose: str = "the model") -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(message, measured, evidence) when some rows' outputs are NaN or infinite: no metric means anything then."""
+    mask = nonfinite_rows(pred.probabilities, pred.values)
+    if mask is None or not mask.any():
+        return None
+    bad, rows = int(mask.sum()), len(mask)
+    share = bad / rows
+    message = (
+        f"{bad} of {rows} reference rows ({share:.1%}) get NaN or infinite outputs from {whose}, "
+        "so its quality cannot be measured (see SCH004)"
+    )
+    measured = {"nonfinite_rows": bad, "nonfinite_share": round(share, 6), "rows": rows}
+    return message, measured, {"nonfinite_row_index": np.flatnonzero(mask)[:20].tolist()}
+
+
 @check(
     "QLT001",
     "Model quality meets the bar",
@@ -109,7 +130,11 @@ def qlt001(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
+    if (nan := _nonfinite(pred)) is not None:
+        return failed(*nan)
     names = [primary] + [n for n in bars if n != primary]
+    if missing := [n for n in names if not metrics.available(n, pred)]:
+        return errored(f"cannot compute {', '.join(missing)}: the model's outputs give no probabilities")
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
     measured: dict[str, Any] = {}
@@ -129,10 +154,10 @@ def qlt001(ctx: Context) -> Result:
             entry["meets"] = ok
             if not ok:
                 op = "<" if metrics.HIGHER_IS_BETTER[name] else ">"
-                below.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+                below.append(f"{name} {_f4(value)} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
             else:
                 op = ">=" if metrics.HIGHER_IS_BETTER[name] else "<="
-                met.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+                met.append(f"{name} {_f4(value)} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
         measured[name] = entry
     evidence = {
         "primary": primary,
@@ -143,7 +168,7 @@ def qlt001(ctx: Context) -> Result:
         "all_metrics": {k: _r(v) for k, v in metrics.compute_all(task, y, pred).items()},
     }
     head = measured[primary]
-    summary = f"{primary} {head['value']:.4f} ({confidence:.0%} CI {_ci(head['ci_lower'], head['ci_upper'])})"
+    summary = f"{primary} {_f4(head['value'])} ({confidence:.0%} CI {_ci(head['ci_lower'], head['ci_upper'])})"
     if not bars:
         return skipped(
             f"no bar configured: set [policy.thresholds].min_metric, e.g. {{ {primary} = 0.9 }}; measured {summary}",
@@ -234,6 +259,12 @@ def qlt002(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
+    if (nan := _nonfinite(pred)) is not None:
+        return failed(*nan)
+    if (nan := _nonfinite(base_pred, "the baseline model")) is not None:
+        return errored(nan[0].replace("so its quality", "so the comparison"), nan[1], nan[2])
+    if missing := [n for n in tolerances if not (metrics.available(n, pred) and metrics.available(n, base_pred))]:
+        return errored(f"cannot compare {', '.join(missing)}: a model's outputs give no probabilities")
     resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
@@ -263,7 +294,7 @@ def qlt002(ctx: Context) -> Result:
         entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
         measured[name] = entry
         if over:
-            worse.append(f"{name} {cand:.4f} vs baseline {ref:.4f} (worse by {' and '.join(over)})")
+            worse.append(f"{name} {_f4(cand)} vs baseline {_f4(ref)} (worse by {' and '.join(over)})")
     evidence = {
         "primary": primary,
         "rows": len(y),
@@ -275,7 +306,7 @@ def qlt002(ctx: Context) -> Result:
     if worse:
         return failed("; ".join(worse), measured, evidence)
     judged = "; ".join(
-        f"{n} {measured[n]['candidate']:.4f} vs baseline {measured[n]['baseline']:.4f}"
+        f"{n} {_f4(measured[n]['candidate'])} vs baseline {_f4(measured[n]['baseline'])}"
         f" (change {confidence:.0%} CI {_ci(measured[n]['change_ci_lower'], measured[n]['change_ci_upper'])};"
         f" allowed regression: {_allowed(tolerances[n])})"
         for n in tolerances
@@ -332,6 +363,10 @@ def qlt003(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
+    if (nan := _nonfinite(pred)) is not None:
+        return failed(*nan)
+    if not metrics.available(primary, pred):
+        return errored(f"cannot compute {primary}: the model's outputs give no probabilities")
     trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}
@@ -343,8 +378,8 @@ def qlt003(ctx: Context) -> Result:
     measured["margin"] = margin
     gain = measured[primary]["gain"]
     what = "class prior / majority class" if task != "regression" else "mean of the target"
-    text = f"{primary} {measured[primary]['model']:.4f} vs {measured[primary]['trivial']:.4f} for a trivial predictor ({what})"
+    text = f"{primary} {_f4(measured[primary]['model'])} vs {_f4(measured[primary]['trivial'])} for a trivial predictor ({what})"
     evidence = {"primary": primary, "trivial_predictor": what, "rows": len(y)}
     if gain is None or gain < margin:
-        return failed(f"{text}: gain {gain:.4f} < margin {margin:g}", measured, evidence)
+        return failed(f"{text}: gain {_f4(gain)} < margin {margin:g}", measured, evidence)
     return passed(f"{text}: gain {gain:.4f} >= margin {margin:g}", measured, evidence)
