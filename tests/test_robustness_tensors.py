@@ -233,10 +233,10 @@ def test_rob001_long_string_edge_case_is_shortened_in_the_message_and_evidence(t
 
 
 def test_rob001_scores_large_tensors_in_small_batches_with_the_same_verdict(tmp_path: Path, monkeypatch):
-    from readiness import fuzz
+    from readiness.fuzz import domain
 
     whole = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
-    monkeypatch.setattr(fuzz, "MAX_BATCH_ELEMENTS", 48)  # one image per batch
+    monkeypatch.setattr(domain, "MAX_BATCH_ELEMENTS", 48)  # one image per batch
     small = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
     assert small.evidence["edge_failures"] == whole.evidence["edge_failures"]
     assert small.evidence["counterexample"] == whole.evidence["counterexample"]
