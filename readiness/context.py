@@ -125,7 +125,16 @@ class Context:
     def outputs(self) -> list[OutputSpec]:
         if self.serving is not None:
             return list(self.serving.outputs)
-        return self.memo("derived_outputs", lambda: rt.derive_outputs(self.session))
+        return self.memo("derived_outputs", self._derived_outputs)
+
+    def _derived_outputs(self) -> list[OutputSpec]:
+        """Output specs guessed from the graph; on a declared classification task, a float output guessed
+        `regression` is read as logits (or a score, by its name), as `readiness init` proposes."""
+        from .outputs import propose_kind
+
+        task = self.manifest.model.task
+        specs = rt.derive_outputs(self.session)
+        return [s.model_copy(update={"kind": propose_kind(s.name, s.kind, task=task)[0]}) for s in specs]
 
     def _candidate_columns(self) -> list[str] | None:
         ref = self.bundle.reference

@@ -122,6 +122,27 @@ def available(name: str, pred: Predictions) -> bool:
     return name != "log_loss" or pred.probabilities is not None
 
 
+def nonfinite_outputs(pred: Predictions, whose: str = "the model") -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(message, measured, evidence) when some rows' outputs are NaN or infinite, else None.
+
+    No metric means anything on such rows, so a check computing metrics fails with this
+    message (the share of rows) instead of judging, or crashing on, a NaN metric.
+    """
+    from .outputs import nonfinite_rows
+
+    mask = nonfinite_rows(pred.probabilities, pred.values)
+    if mask is None or not mask.any():
+        return None
+    bad, rows = int(mask.sum()), len(mask)
+    share = bad / rows
+    message = (
+        f"{bad} of {rows} reference rows ({share:.1%}) get NaN or infinite outputs from {whose}, "
+        "so its quality cannot be measured (see SCH004)"
+    )
+    measured = {"nonfinite_rows": bad, "nonfinite_share": round(share, 6), "rows": rows}
+    return message, measured, {"nonfinite_row_index": np.flatnonzero(mask)[:20].tolist()}
+
+
 def _coerce_labels(labels: np.ndarray | None, y_true: np.ndarray) -> np.ndarray:
     if labels is None:
         raise ValueError("the model has no label output and no probabilities to derive labels from")

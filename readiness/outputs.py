@@ -83,7 +83,7 @@ def shape_problem(kind: str, value: Any, n_classes: int | None) -> str | None:
         if arr.ndim == 2:
             noun = {"probabilities": "probability", "logits": "logit", "score": "score"}[kind]
             return (
-                f"has {shape[1]} {noun} columns for {n_classes} classes (shape {show_shape(shape)}); "
+                f"has {shape[1]} {noun} columns but {n_classes} classes are declared (shape {show_shape(shape)}); "
                 f"a `{kind}` output must be [N, {n_classes}] or [N]/[N, 1] for one positive-class column"
             )
         expected = f"[N, {n_classes}]" if n_classes is not None else "[N, classes]"
@@ -156,25 +156,28 @@ def kind_contradicts_task(kind: str, task: str | None) -> str | None:
 # --------------------------------------------------------------------------- the model's own class labels
 def model_class_labels(proto: Any) -> list[Any] | None:
     """The class labels the graph itself states, in its order: the keys of a ZipMap, else the
-    `classlabels_*` attribute of the last classifier operator (TreeEnsembleClassifier,
-    LinearClassifier, SVMClassifier). None when the graph states none."""
+    `classlabels_*` attribute shared by its classifier operators (TreeEnsembleClassifier,
+    LinearClassifier, SVMClassifier). None when the graph states none, or when its classifier
+    operators disagree (one-vs-rest ensembles hold one binary classifier per class)."""
     from onnx import helper
 
-    found: list[Any] | None = None
-    zipmap: list[Any] | None = None
-    for node in proto.graph.node:
-        if node.op_type not in ("ZipMap", *_CLASSIFIER_OPS):
-            continue
+    def labels_of(node: Any) -> list[Any] | None:
         for attr in node.attribute:
-            if attr.name in _LABEL_ATTRS or (node.op_type == "ZipMap" and attr.name.startswith("classlabels")):
-                value = helper.get_attribute_value(attr)
-                labels = [v.decode("utf-8", "replace") if isinstance(v, bytes) else int(v) for v in value]
-                if labels:
-                    if node.op_type == "ZipMap":
-                        zipmap = labels
-                    else:
-                        found = labels
-    return zipmap if zipmap is not None else found
+            if attr.name in _LABEL_ATTRS:
+                values = helper.get_attribute_value(attr)
+                found = [v.decode("utf-8", "replace") if isinstance(v, bytes) else int(v) for v in values]
+                if found:
+                    return found
+        return None
+
+    zipmaps = [labels_of(n) for n in proto.graph.node if n.op_type == "ZipMap"]
+    if zipmaps and zipmaps[-1] is not None:
+        return zipmaps[-1]
+    found = [labels_of(n) for n in proto.graph.node if n.op_type in _CLASSIFIER_OPS]
+    found = [labels for labels in found if labels is not None]
+    if not found or any(labels != found[0] for labels in found[1:]):
+        return None
+    return found[0]
 
 
 def same_labels(a: Sequence[Any], b: Sequence[Any]) -> bool:

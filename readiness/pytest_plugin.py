@@ -422,7 +422,7 @@ class ReadinessPlugin:
         if lines:
             terminalreporter.section("readiness")
             for line in lines:
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(clean(line))  # bundle paths and names: one line each
 
 
 # --------------------------------------------------------------------------- collection

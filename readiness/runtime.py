@@ -266,10 +266,13 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
     """
     pred = Predictions(raw=raw)
     scores: tuple[np.ndarray, list[Any]] | None = None  # a score output's class matrix, for labels
+    from_probabilities = False  # pred.probabilities came from a `probabilities` output (not from logits)
     for spec in outputs:
         if spec.name not in raw:
             continue
         value = raw[spec.name]
+        if isinstance(value, np.ndarray) and value.size == 0 and value.ndim > 1:
+            continue  # an empty output (a legitimate 0-sized dim) has no value per row to judge
         if spec.kind in contract.CLASS_SCORES:
             if isinstance(value, list) and spec.kind == "probabilities" and value and not spec.classes:
                 spec_classes: list[Any] | None = list(value[0].keys())
@@ -282,9 +285,11 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
             classes = spec_classes or list(range(matrix.shape[1]))
             probs = contract.probabilities_from(spec.kind, matrix)
             if probs is not None:
-                if pred.probabilities is None:
+                # a probabilities output wins over probabilities derived from logits, whatever the order
+                if pred.probabilities is None or (spec.kind == "probabilities" and not from_probabilities):
                     pred.probabilities = probs
-                    pred.classes = pred.classes or classes
+                    pred.classes = classes if spec.kind == "probabilities" else (pred.classes or classes)
+                    from_probabilities = spec.kind == "probabilities"
             else:
                 one_column = np.asarray(value).ndim == 1 or np.asarray(value).shape[1] == 1
                 pred.values = matrix[:, 1] if one_column else matrix  # the score itself, compared by RPR checks
@@ -296,8 +301,6 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
                 pred.classes = pred.classes or list(spec.classes)
         else:
             arr = np.asarray(value)
-            if arr.size == 0 and arr.ndim > 1:
-                continue  # an empty output (a legitimate 0-sized dim) has no value per row to judge
             pred.values = arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr
     if pred.labels is None and pred.probabilities is not None and pred.classes is not None:
         if pred.probabilities.ndim != 2 or pred.probabilities.shape[1] != len(pred.classes):

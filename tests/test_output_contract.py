@@ -166,6 +166,26 @@ def test_model_class_labels_read_from_the_graph():
     assert out.model_class_labels(prob_model()) is None
 
 
+def test_a_one_vs_rest_ensemble_passes_sch004_with_its_real_classes(tmp_path):
+    """Its binary sub-classifiers each state [0, 1]: not the model's classes, so not compared."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    frame = tabular_data()
+    frame["label"] = np.digitize(frame["f0"], [-1.0, 1.0])
+    clf = OneVsRestClassifier(LogisticRegression(max_iter=500))
+    clf.fit(frame[feature_names(4)].to_numpy(np.float32), frame["label"])
+    outputs = [
+        {"name": "label", "kind": "label", "classes": [0, 1, 2]},
+        {"name": "probabilities", "kind": "probabilities", "classes": [0, 1, 2]},
+    ]
+    bundle = write_bundle(
+        tmp_path / "b", sklearn_onnx(clf, 4), reference=frame, serving=serving_config(outputs=outputs)
+    )
+    rec = run_checks(bundle, "SCH004")["SCH004"]
+    assert rec.status == "pass", rec.message
+
+
 def test_propose_kind_reads_names_and_values():
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(20, 3)) * 4
@@ -269,12 +289,20 @@ def test_sch004_compares_declared_classes_with_the_models_class_labels(tmp_path)
 def test_quality_checks_fail_with_the_share_of_nan_rows(tmp_path):
     frame = tabular_data()
     frame.loc[:9, "f1"] = 0.0  # 10 of 200 rows make the model output NaN
+    frame["group"] = np.where(np.arange(len(frame)) % 2, "a", "b")  # a slice column for ROB005
     bundle = write_bundle(tmp_path / "b", with_nan_at_zero(prob_model(), 1), reference=frame)
     write_bundle(tmp_path / "base", reference=frame)  # the baseline QLT002 compares with
-    edit_manifest(bundle, lambda t: t.update(baseline={"manifest": "../base/readiness.toml"}))
+
+    def edit(table: dict) -> None:
+        table["baseline"] = {"manifest": "../base/readiness.toml"}
+        table["data"]["slices"] = ["group"]
+        table["lineage"] = {"training_metrics": {"roc_auc": 0.97}}
+
+    edit_manifest(bundle, edit)
     set_thresholds(bundle, min_metric={"roc_auc": 0.5})
-    records = run_checks(bundle, "QLT001", "QLT002", "QLT003")
-    for cid in ("QLT001", "QLT002", "QLT003"):
+    every = ("QLT001", "QLT002", "QLT003", "ROB005", "RPR006")
+    records = run_checks(bundle, *every)
+    for cid in every:
         rec = records[cid]
         assert rec.status == "fail", (cid, rec.status, rec.message)
         assert "10 of 200" in rec.message and "5.0%" in rec.message and "NaN" in rec.message, rec.message
@@ -317,6 +345,30 @@ def test_a_logits_head_is_released_with_accuracy_and_log_loss_from_softmax(logit
     metrics = qlt["evidence"]["all_metrics"]
     assert metrics["accuracy"] == pytest.approx(expected_acc, abs=1e-6)
     assert metrics["log_loss"] == pytest.approx(expected_ll, rel=1e-4)
+
+
+def test_without_a_serving_config_a_classification_tasks_float_output_is_read_as_logits(tmp_path):
+    frame = multiclass_data()
+    bundle = write_bundle(
+        tmp_path / "b",
+        logits_model("output"),
+        reference=frame,
+        serving=False,
+        manifest={"model": {"task": "multiclass_classification"}},
+    )
+    set_thresholds(bundle, min_metric={"accuracy": 0.8})
+    records = run_checks(bundle, "QLT001", "SCH004")
+    assert records["QLT001"].status == "pass", records["QLT001"].message
+    assert "log_loss" in records["QLT001"].evidence["all_metrics"]
+    assert records["SCH004"].status == "pass" and "output (logits)" in records["SCH004"].message
+
+
+def test_a_probabilities_output_wins_over_logits_whatever_the_order():
+    logits = np.array([[5.0, 0.0], [0.0, 5.0]])
+    probs = np.array([[0.6, 0.4], [0.3, 0.7]], dtype=np.float32)
+    specs = [OutputSpec(name="z", kind="logits"), OutputSpec(name="p", kind="probabilities")]
+    pred = rt.interpret({"z": logits, "p": probs}, specs)
+    assert np.allclose(pred.probabilities, probs)
 
 
 def test_a_score_head_gets_labels_and_roc_auc_but_no_log_loss(tmp_path):

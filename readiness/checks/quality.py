@@ -12,7 +12,6 @@ import numpy as np
 from .. import metrics
 from ..context import Context
 from ..errors import SkipCheck
-from ..outputs import nonfinite_rows
 from ..registry import Result, check, errored, failed, passed, skipped
 from ..runtime import Predictions
 
@@ -79,21 +78,6 @@ def _f4(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f}"
 
 
-def _nonfinite(pred: Predictions, whose: str = "the model") -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-    """(message, measured, evidence) when some rows' outputs are NaN or infinite: no metric means anything then."""
-    mask = nonfinite_rows(pred.probabilities, pred.values)
-    if mask is None or not mask.any():
-        return None
-    bad, rows = int(mask.sum()), len(mask)
-    share = bad / rows
-    message = (
-        f"{bad} of {rows} reference rows ({share:.1%}) get NaN or infinite outputs from {whose}, "
-        "so its quality cannot be measured (see SCH004)"
-    )
-    measured = {"nonfinite_rows": bad, "nonfinite_share": round(share, 6), "rows": rows}
-    return message, measured, {"nonfinite_row_index": np.flatnonzero(mask)[:20].tolist()}
-
-
 @check(
     "QLT001",
     "Model quality meets the bar",
@@ -130,7 +114,7 @@ def qlt001(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
-    if (nan := _nonfinite(pred)) is not None:
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
         return failed(*nan)
     names = [primary] + [n for n in bars if n != primary]
     if missing := [n for n in names if not metrics.available(n, pred)]:
@@ -259,9 +243,9 @@ def qlt002(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
-    if (nan := _nonfinite(pred)) is not None:
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
         return failed(*nan)
-    if (nan := _nonfinite(base_pred, "the baseline model")) is not None:
+    if (nan := metrics.nonfinite_outputs(base_pred, "the baseline model")) is not None:
         return errored(nan[0].replace("so its quality", "so the comparison"), nan[1], nan[2])
     if missing := [n for n in tolerances if not (metrics.available(n, pred) and metrics.available(n, base_pred))]:
         return errored(f"cannot compare {', '.join(missing)}: a model's outputs give no probabilities")
@@ -363,7 +347,7 @@ def qlt003(ctx: Context) -> Result:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
         return errored(str(exc))
-    if (nan := _nonfinite(pred)) is not None:
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
         return failed(*nan)
     if not metrics.available(primary, pred):
         return errored(f"cannot compute {primary}: the model's outputs give no probabilities")

@@ -458,7 +458,10 @@ def _argmax_problems(
     Rows whose two most likely classes are within `margin` of each other are ties, not disagreements.
     """
     labels = next((o for o in outputs if o.kind == "label" and o.name in raw), None)
-    source = next((o for o in outputs if o.kind in ("probabilities", "logits") and o.name in raw), None)
+    present = [o for o in outputs if o.name in raw]
+    source = next((o for o in present if o.kind == "probabilities"), None) or next(
+        (o for o in present if o.kind == "logits"), None
+    )
     if labels is None or source is None:
         return [], {}
     classes = classes_of.get(source.name)
@@ -506,6 +509,8 @@ def _class_label_problems(outputs: Sequence[Any], model_labels: list[Any] | None
             own = list(raw[spec.name][0].keys())  # a ZipMap's keys, in its column order
         if own is None or contract.same_labels(spec.classes, own):
             continue
+        if len(own) != len(spec.classes) and own is model_labels:
+            continue  # a classifier inside a larger graph (a different class count is SCH004's width finding)
         declared = list(spec.classes)
         if sorted(map(str, declared)) == sorted(map(str, own)):
             problems.append(
@@ -564,6 +569,7 @@ def outputs_honour_kind(ctx: Context) -> Result:
     stats: dict[str, Any] = {}
     classes_of: dict[str, list[Any] | None] = {}
     task = ctx.manifest.model.task
+    shapes_ok = True
     for spec in ctx.outputs:
         if spec.name not in raw:
             problems.append(f"output {spec.name!r} was not produced by the model (see SCH001)")
@@ -571,11 +577,13 @@ def outputs_honour_kind(ctx: Context) -> Result:
         if declared and (why := contract.kind_contradicts_task(spec.kind, task)):
             problems.append(f"{spec.name!r}: {why}")
         classes_of[spec.name] = _declared_classes(spec, raw[spec.name], model_labels)
+        n_classes = len(spec.classes) if spec.classes else None
+        shapes_ok &= contract.shape_problem(spec.kind, raw[spec.name], n_classes) is None
         found, stats[spec.name] = _output_problems(raw[spec.name], spec, tol, classes_of[spec.name], declared=declared)
         problems.extend(found)
     if declared:
         problems.extend(_class_label_problems(ctx.outputs, model_labels, raw))
-    if not any("shape" in p and "must be" in p for p in problems):
+    if shapes_ok:  # labels and argmax are comparable only when every output has its contracted shape
         found, agreement = _argmax_problems(
             raw,
             ctx.outputs,
