@@ -106,7 +106,7 @@ def test_rob001_fails_an_image_model_that_blows_up_at_zero_with_a_compact_counte
     assert ce["phase"] == "edge" and ce["column"] == "image" and ce["where"] == "every element"
     # summarised, not spelled out: shape, dtype and the edge value
     assert ce["row"]["image"] == {"shape": [3, 4, 4], "dtype": "float32", "every_element": 0.0}
-    assert ce["output"] == {"score": "-inf"}
+    assert ce["output"] == {"score": "-Infinity"}  # the scorecard's one spelling of non-finite numbers
     # 0 in one element of an otherwise typical image breaks it too; the tiny values do not
     failing = {(f["where"], f["value"]) for f in rec.evidence["edge_failures"]}
     assert ("element 0", 0.0) in failing
@@ -141,7 +141,7 @@ def test_rob001_input_without_a_batch_axis_is_fed_one_request_at_a_time(tmp_path
     assert rec.status == "fail", rec.message
     ce = rec.evidence["counterexample"]
     assert ce["row"]["x"]["shape"] == [3, 4] and ce["value"] == 0.0
-    assert ce["output"] == {"y": [["inf"] * 4] * 3}  # the whole output of the one request, not its first row
+    assert ce["output"] == {"y": [["Infinity"] * 4] * 3}  # the whole output of the one request, not its first row
     assert "inf" in run_reproduce(rec.evidence["reproduce"])
 
 

@@ -105,7 +105,7 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot read the graph's inputs: {exc} (see ART001)")
+        return errored(f"cannot read the graph's inputs: {exc.reason} (see ART001)")
     initializers = {t.name for t in proto.graph.initializer}
     graph_in = _signature(proto.graph.input, initializers)
     graph_out = _signature(proto.graph.output)
@@ -554,7 +554,7 @@ def outputs_honour_kind(ctx: Context) -> Result:
         raw = (
             ctx.reference_raw
             if source == "reference"
-            else ctx.memo("sch004:synthetic_raw", lambda: ctx.predict_raw(ctx.sample_frame))
+            else ctx.memo("sch:sch004_synthetic_raw", lambda: ctx.predict_raw(ctx.sample_frame))
         )
     except SkipCheck:
         raise

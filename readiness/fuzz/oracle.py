@@ -133,7 +133,7 @@ def reproduce_command(ctx: Context, row: pd.DataFrame | dict[str, Any]) -> str:
     recipes: dict[str, TensorValue] = {}
     if isinstance(row, dict):
         recipes = {k: v for k, v in row.items() if isinstance(v, TensorValue)}
-        row = _frame(ctx, [row])
+        row = request_frame(ctx, [row])
     tensor_specs = [s for s in ctx.inputs if s.features is None and s.name in recipes]
     feeds = rt.to_feeds(row, [s for s in ctx.inputs if s not in tensor_specs])
     statements: list[str] = []
@@ -171,6 +171,3 @@ def request_frame(ctx: Context, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
     built = [{k: v.array() if isinstance(v, TensorValue) else v for k, v in row.items()} for row in rows]
     return pd.DataFrame(built, columns=ctx.feature_columns)
-
-
-_frame = request_frame

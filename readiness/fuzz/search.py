@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .domain import Domain, _random_scalar, _rows_per_batch, _simpler, domains, edge_rows
-from .oracle import _frame, _short, probe, reproduce_command
+from .oracle import _short, probe, reproduce_command, request_frame
 from .tensors import TensorValue, _short_strings, jsonable
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _tensor_search(
             rows.append(row)
         round_no += 1
         report.search_rounds = round_no
-        problems = probe(ctx, _frame(ctx, rows)).problems
+        problems = probe(ctx, request_frame(ctx, rows)).problems
         bad = next((i for i, p in enumerate(problems) if p), None)
         if bad is not None:
             report.search_examples += bad + 1
@@ -235,7 +235,7 @@ def _validity(ctx: Context) -> Any:
         return None
     checked = sorted({u.split(":")[0] for u in unexpressible} & set(cols))
     judge = schema.select_columns(cols if any(u.startswith("<dataframe>") for u in unexpressible) else checked)
-    return lambda row: _schema_valid(judge, _frame(ctx, [row]))
+    return lambda row: _schema_valid(judge, request_frame(ctx, [row]))
 
 
 def _schema_valid(schema: Any, frame: pd.DataFrame) -> bool:
@@ -372,7 +372,7 @@ def _search(
         if not rows:
             report.search_stopped = "no valid example could be generated"
             return None
-        problems = probe(ctx, _frame(ctx, rows)).problems
+        problems = probe(ctx, request_frame(ctx, rows)).problems
         bad = next((i for i, p in enumerate(problems) if p), None)
         if bad is None:
             report.search_examples += len(rows)
@@ -385,7 +385,7 @@ def _search(
         def fails(row: dict[str, Any], state: dict[str, Any] = state, shrink_until: float = shrink_until) -> bool:
             if time.perf_counter() > shrink_until:
                 return False
-            if probe(ctx, _frame(ctx, [row])).problems[0]:
+            if probe(ctx, request_frame(ctx, [row])).problems[0]:
                 state["last"] = row
                 return True
             return False
@@ -415,7 +415,7 @@ def polish(ctx: Context, doms: Sequence[Domain], row: dict[str, Any], valid: Any
                     trials.append(trial)
             if not trials:
                 continue
-            problems = probe(ctx, _frame(ctx, trials)).problems
+            problems = probe(ctx, request_frame(ctx, trials)).problems
             hit = next((t for t, p in zip(trials, problems, strict=True) if p), None)
             if hit is not None:
                 row, changed = hit, True
@@ -456,7 +456,7 @@ def run(
     step = _rows_per_batch(doms)  # large tensors: the edge cases in several batches, bounding the memory
     for at in range(0, len(cases), step):
         chunk = cases[at : at + step]
-        result = probe(ctx, _frame(ctx, [row for _, _, row in chunk]))
+        result = probe(ctx, request_frame(ctx, [row for _, _, row in chunk]))
         for i, (col, value, row) in enumerate(chunk):
             if result.problems[i]:
                 report.edge_failures.append(
@@ -478,9 +478,9 @@ def run(
         if found is not None:
             shrunk = {k: _py(v) for k, v in found.items()}
             row = polish(ctx, doms, shrunk, valid)
-            final = probe(ctx, _frame(ctx, [row]))
+            final = probe(ctx, request_frame(ctx, [row]))
             if not final.problems[0]:  # cannot happen for a model that scores a row alone as in a batch
-                row, final = shrunk, probe(ctx, _frame(ctx, [shrunk]))
+                row, final = shrunk, probe(ctx, request_frame(ctx, [shrunk]))
             report.counterexample = Finding(
                 "search", final.problems[0] or "fails only within a batch", row, final.outputs[0]
             )

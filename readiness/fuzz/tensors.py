@@ -6,13 +6,13 @@ tensor so that the evidence and the reproduce line stay short.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import runtime as rt
+from .. import vocabulary
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest positive normal float32, 1.1754944e-38
 STRING_EDGES = ("", "x" * 1000, "naïve 漢字 🙂")  # empty, long, non-ASCII
@@ -46,6 +46,9 @@ class TensorValue:
             arr = arr.copy()
             arr.flat[0] = self.poke[0]
         return arr
+
+    def __jsonable__(self) -> dict[str, Any]:
+        return self.summary()
 
     def summary(self) -> dict[str, Any]:
         """Shape, dtype and the edge value (or min and max), never the elements."""
@@ -162,27 +165,13 @@ class TensorSpec:
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
-    if isinstance(value, TensorValue):
-        return value.summary()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+    """A JSON-safe copy (`readiness.vocabulary.jsonable`); a TensorValue reads as its summary."""
+    return vocabulary.jsonable(value)
 
 
 def _literal(value: Any) -> str:
-    """A Python literal for a JSON-safe value, with non-finite floats spelled float('nan')."""
+    """A Python literal for a JSON-safe value, with non-finite floats spelled float('NaN')."""
     text = repr(jsonable(value))
-    for name in ("nan", "inf", "-inf"):
+    for name in (vocabulary.NAN, vocabulary.POS_INF, vocabulary.NEG_INF):
         text = text.replace(f"'{name}'", f"float('{name}')")
     return text.replace(repr(STRING_EDGES[1]), f"{STRING_EDGES[1][0]!r} * {len(STRING_EDGES[1])}")
