@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from .errors import OutputMismatch
 from .runtime import Predictions
 
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -145,7 +146,10 @@ def nonfinite_outputs(pred: Predictions, whose: str = "the model") -> tuple[str,
 
 def _coerce_labels(labels: np.ndarray | None, y_true: np.ndarray) -> np.ndarray:
     if labels is None:
-        raise ValueError("the model has no label output and no probabilities to derive labels from")
+        raise OutputMismatch(
+            "the model has no label output and no probabilities, logits or scores to derive labels from: "
+            "declare each output's kind in serving.yaml (see SCH004)"
+        )
     try:
         return np.asarray(labels).astype(y_true.dtype)
     except (TypeError, ValueError):

@@ -226,7 +226,8 @@ def test_a_wrong_rank_output_makes_quality_checks_error_pointing_at_sch004(tmp_p
     bundle = write_bundle(tmp_path / "b", _reshaped_probabilities([-1, 2, 1, 1]))
     set_thresholds(bundle, min_metric={"roc_auc": 0.5})
     rec = run_checks(bundle, "QLT001")["QLT001"]
-    assert rec.status == "error" and "SCH004" in rec.message, rec.message
+    assert rec.status == "error" and rec.message.startswith("output 'probabilities' has shape [N, 2, 1, 1]")
+    assert "SCH004" in rec.message
 
 
 def _logits_bundle(directory: Path, kind: str, task: str = "multiclass_classification") -> Path:
@@ -245,8 +246,11 @@ def _logits_bundle(directory: Path, kind: str, task: str = "multiclass_classific
 
 
 def test_sch004_fails_a_kind_that_contradicts_the_task(tmp_path):
-    rec = run_checks(_logits_bundle(tmp_path / "reg", "regression"), "SCH004")["SCH004"]
+    records = run_checks(_logits_bundle(tmp_path / "reg", "regression"), "SCH004", "QLT001")
+    rec = records["SCH004"]
     assert rec.status == "fail" and "regression" in rec.message and "multiclass classification" in rec.message
+    qlt = records["QLT001"]  # a consequence: no labels to judge, said plainly
+    assert qlt.status == "error" and "SCH004" in qlt.message and "crashed" not in qlt.message, qlt.message
     rec = run_checks(_logits_bundle(tmp_path / "probs", "logits", task="regression"), "SCH004")["SCH004"]
     assert rec.status == "fail" and "kind `logits` on a regression task" in rec.message
     assert run_checks(_logits_bundle(tmp_path / "ok", "logits"), "SCH004")["SCH004"].status == "pass"

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import metrics
 from ..context import Context
-from ..errors import SkipCheck
+from ..errors import OutputMismatch, SkipCheck
 from ..registry import Result, check, errored, failed, passed, skipped
 from ..runtime import Predictions
 
@@ -60,8 +60,8 @@ class _CannotScore(Exception):
 def _reference_predictions(ctx: Context) -> Predictions:
     try:
         return ctx.reference_predictions
-    except SkipCheck:
-        raise
+    except (SkipCheck, OutputMismatch):
+        raise  # an output that breaks its contract: the runner reports it as SCH004's consequence
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
         raise _CannotScore(
             f"the model cannot score the reference data as the serving config feeds it "
