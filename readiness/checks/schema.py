@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from readiness import outputs as kinds
+from readiness import outputs as output_kinds
 from readiness.config import InputSpec
 from readiness.context import Context
 from readiness.errors import SkipCheck
@@ -398,9 +398,9 @@ def _output_problems(
     problems: list[str] = []
     stats: dict[str, Any] = {"kind": spec.kind}
     shape = [len(raw), "map"] if isinstance(raw, list) else list(np.asarray(raw).shape)
-    stats["shape"] = kinds.show_shape(shape) if shape else "[]"
+    stats["shape"] = output_kinds.show_shape(shape) if shape else "[]"
     n_classes = len(spec.classes) if spec.classes else None
-    shape_problem = kinds.shape_problem(spec.kind, raw, n_classes)
+    shape_problem = output_kinds.shape_problem(spec.kind, raw, n_classes)
     if shape_problem is not None:
         if declared:
             return [f"{spec.name!r} {shape_problem}"], stats
@@ -410,8 +410,8 @@ def _output_problems(
             if bad:
                 problems.append(f"{spec.name!r}: {bad} row(s) with NaN/inf values")
         return problems, stats
-    if spec.kind in kinds.CLASS_SCORES:
-        matrix = kinds.class_matrix(spec.kind, raw, classes)
+    if spec.kind in output_kinds.CLASS_SCORES:
+        matrix = output_kinds.class_matrix(spec.kind, raw, classes)
         if spec.kind == "probabilities":
             problems += _probability_problems(spec.name, matrix, tol, stats)
         else:
@@ -459,8 +459,8 @@ def _argmax_problems(
     if labels is None or source is None:
         return [], {}
     classes = classes_of.get(source.name)
-    matrix = kinds.class_matrix(source.kind, raw[source.name], classes)
-    probs = kinds.probabilities_from(source.kind, matrix)
+    matrix = output_kinds.class_matrix(source.kind, raw[source.name], classes)
+    probs = output_kinds.probabilities_from(source.kind, matrix)
     if probs is None or len(probs) != len(np.asarray(raw[labels.name]).reshape(-1)):
         return [], {}
     classes = classes or list(range(probs.shape[1]))
@@ -501,7 +501,7 @@ def _class_label_problems(outputs: Sequence[Any], model_labels: list[Any] | None
         own = model_labels
         if spec.kind == "probabilities" and isinstance(raw.get(spec.name), list) and raw[spec.name]:
             own = list(raw[spec.name][0].keys())  # a ZipMap's keys, in its column order
-        if own is None or kinds.same_labels(spec.classes, own):
+        if own is None or output_kinds.same_labels(spec.classes, own):
             continue
         if len(own) != len(spec.classes) and own is model_labels:
             continue  # a classifier inside a larger graph (a different class count is SCH004's width finding)
@@ -556,7 +556,7 @@ def outputs_honour_kind(ctx: Context) -> Result:
         return errored(f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)")
     declared = ctx.serving is not None
     try:
-        model_labels = kinds.model_class_labels(model_proto(ctx))
+        model_labels = output_kinds.model_class_labels(model_proto(ctx))
     except ModelUnreadable:
         model_labels = None
     problems: list[str] = []
@@ -568,11 +568,11 @@ def outputs_honour_kind(ctx: Context) -> Result:
         if spec.name not in raw:
             problems.append(f"output {spec.name!r} was not produced by the model (see SCH001)")
             continue
-        if declared and (why := kinds.kind_contradicts_task(spec.kind, task)):
+        if declared and (why := output_kinds.kind_contradicts_task(spec.kind, task)):
             problems.append(f"{spec.name!r}: {why}")
         classes_of[spec.name] = _declared_classes(spec, raw[spec.name], model_labels)
         n_classes = len(spec.classes) if spec.classes else None
-        shapes_ok &= kinds.shape_problem(spec.kind, raw[spec.name], n_classes) is None
+        shapes_ok &= output_kinds.shape_problem(spec.kind, raw[spec.name], n_classes) is None
         found, stats[spec.name] = _output_problems(raw[spec.name], spec, tol, classes_of[spec.name], declared=declared)
         problems.extend(found)
     if declared:
