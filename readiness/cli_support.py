@@ -33,7 +33,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"readiness: error: {message}", err=True)
+    from .text import clean
+
+    click.echo(f"readiness: error: {clean(message)}", err=True)
     sys.exit(code)
 
 

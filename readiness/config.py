@@ -155,7 +155,7 @@ class InputSpec(_Strict):
 
 class OutputSpec(_Strict):
     name: str
-    kind: Literal["probabilities", "label", "score", "regression"]
+    kind: Literal["probabilities", "logits", "label", "score", "regression"]  # readiness.outputs.KINDS
     classes: list[int | str] | None = None
 
 

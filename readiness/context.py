@@ -173,7 +173,16 @@ class Context:
     def outputs(self) -> list[OutputSpec]:
         if self.serving is not None:
             return list(self.serving.outputs)
-        return self.memo("context:derived_outputs", lambda: contract.derive_outputs(self.session))
+        return self.memo("context:derived_outputs", self._derived_outputs)
+
+    def _derived_outputs(self) -> list[OutputSpec]:
+        """Output specs guessed from the graph; on a declared classification task, a float output guessed
+        `regression` is read as logits (or a score, by its name), as `readiness init` proposes."""
+        from .outputs import propose_kind
+
+        task = self.manifest.model.task
+        specs = contract.derive_outputs(self.session)
+        return [s.model_copy(update={"kind": propose_kind(s.name, s.kind, task=task)[0]}) for s in specs]
 
     @property
     def feature_columns(self) -> list[str]:
@@ -192,7 +201,7 @@ class Context:
             return self.manifest.model.task
         kinds = {o.kind: o for o in self.outputs}
         classes = next((o.classes for o in self.outputs if o.classes), None)
-        if "probabilities" in kinds or "label" in kinds:
+        if any(kind in kinds for kind in ("probabilities", "logits", "score", "label")):
             if classes is None and self.y_true is not None:
                 classes = sorted(set(self.y_true.tolist()))
             if classes is None:
@@ -245,25 +254,34 @@ class Context:
         return self.memo("context:sample_frame", build)
 
     # ------------------------------------------------------------------ predictions
-    def predict(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> rt.Predictions:
-        """Score the rows of `frame` in batches of `batch_size` (default: max_batch_size)."""
+    def predict_raw(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> dict[str, Any]:
+        """The model's raw outputs (name -> array, or list for a ZipMap) on the rows of `frame`,
+        scored in batches of `batch_size` (default: max_batch_size); nothing interpreted."""
         session = self.session if session is None else session
         size = max(1, batch_size or self.max_batch_size)
         parts = []
         for start in range(0, len(frame), size):
             chunk = frame.iloc[start : start + size]
             feeds = rt.to_feeds(chunk, self.inputs)
-            raw = rt.run(session, feeds)
+            parts.append(rt.run(session, feeds))
             self.counters["session_runs"] += 1
-            parts.append(rt.interpret(raw, self.outputs))
         if not parts:
             raise ValueError("no rows to score")
-        return rt.concat(parts)
+        return rt.concat_raw(parts)
+
+    def predict(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> rt.Predictions:
+        """Score the rows of `frame` in batches of `batch_size` (default: max_batch_size), by meaning."""
+        return rt.interpret(self.predict_raw(frame, session=session, batch_size=batch_size), self.outputs)
+
+    @property
+    def reference_raw(self) -> dict[str, Any]:
+        """The raw outputs on the reference data, computed once per run (SCH004 judges their shapes)."""
+        return self.memo("context:reference_raw", lambda: self.predict_raw(self.features))
 
     @property
     def reference_predictions(self) -> rt.Predictions:
         """Predictions on the reference data, computed once per run."""
-        return self.memo("context:reference_predictions", lambda: self.predict(self.features))
+        return self.memo("context:reference_predictions", lambda: rt.interpret(self.reference_raw, self.outputs))
 
     # ------------------------------------------------------------------ baseline
     @property

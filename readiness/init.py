@@ -22,6 +22,8 @@ from typing import Any
 import click
 
 from .errors import BundleError
+from .outputs import CLASSIFICATION_KINDS, propose_kinds
+from .text import clean
 
 MARGIN = 0.1  # bounds are widened by this share of the observed range on each side
 MAX_CATEGORIES = 50  # text columns with more distinct values are not enumerated
@@ -146,8 +148,15 @@ def _yaml_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any] | None) -> tuple[str, list[str]]:
-    """A serving.yaml derived from the graph; every value commented."""
+def serving_text(
+    model_path: Path,
+    columns: list[str] | None,
+    classes: list[Any] | None,
+    *,
+    task: str | None = None,
+    frame: Any = None,
+) -> tuple[str, list[str]]:
+    """A serving.yaml derived from the graph (output kinds re-read for the task); every value commented."""
     from .contract import assign_features, graph_contract, graph_inputs, load_proto
 
     contract = graph_contract(model_path)
@@ -160,6 +169,7 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
         )
     inputs, outputs = contract
     inputs = [assign_features(s, inputs, columns) for s in inputs]
+    outputs, kind_why = propose_kinds(model_path, inputs, outputs, task, frame)
     proto = load_proto(model_path)
     declared = {vi.name: vi for vi in graph_inputs(proto)} if proto is not None else {}
     review: list[str] = []
@@ -208,9 +218,9 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
     for spec in outputs:
         lines += [
             f"  - name: {_yaml_scalar(spec.name)}  # graph output",
-            f"    kind: {spec.kind}  # guessed from the output's name and type: probabilities | label | score | regression",
+            f"    kind: {spec.kind}  # {kind_why[spec.name]}: probabilities | logits | score | label | regression",
         ]
-        if classes is not None and spec.kind in ("probabilities", "label"):
+        if classes is not None and spec.kind in CLASSIFICATION_KINDS:
             lines.append(f"    classes: {_yaml_scalar(classes)}  # the target's classes in the data sample, sorted")
     max_batch = 64 if batch_dynamic else 1
     batch_note = (
@@ -391,7 +401,7 @@ def init_bundle(
         if target is not None:
             task, classes, task_why = infer_task(frame, target)
         data_rel = Path(os.path.relpath(data_path, root)).as_posix()
-    serving, serving_review = serving_text(model_path, columns, classes)
+    serving, serving_review = serving_text(model_path, columns, classes, task=task, frame=frame)
     review += serving_review
     texts = {root / "serving.yaml": serving}
     if frame is not None:
@@ -438,12 +448,12 @@ def init_command(model: Path, data: Path | None, target: str | None, force: bool
     try:
         result = init_bundle(model, data=data, target=target, force=force, root=root)
     except BundleError as exc:
-        click.echo(f"readiness: error: {exc}", err=True)
+        click.echo(f"readiness: error: {clean(exc)}", err=True)
         sys.exit(2)
     for path in result.written:
         click.echo(f"wrote {path}")
     if result.review:
         click.echo("review before relying on it:")
         for line in result.review:
-            click.echo(f"  - {line}")
+            click.echo(f"  - {clean(line)}")
     click.echo(f"next: readiness check {result.written[0].parent}")

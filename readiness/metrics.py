@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from .errors import OutputMismatch
 from .runtime import Predictions
 
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -93,11 +94,12 @@ def compute(name: str, task: str, y_true: np.ndarray, pred: Predictions) -> floa
     if name == "accuracy":
         return accuracy(y_true, labels)
     if name == "log_loss":
+        if pred.probabilities is None:
+            raise ValueError("log_loss needs probabilities; the model's outputs give none (a `score` output has none)")
         return log_loss(y_true, pred.probabilities, classes)
     if name == "roc_auc":
         positive = _positive_label(classes)
-        score = pred.probabilities[:, list(classes).index(positive)] if pred.probabilities is not None else labels
-        return roc_auc(y_true, score, positive)
+        return roc_auc(y_true, _ranking_score(pred, classes, positive, labels), positive)
     if name == "f1_macro":
         present = sorted(set(y_true.tolist()) | set(labels.tolist()))
         return float(np.mean([_prf(y_true, labels, c)[2] for c in present]))
@@ -105,9 +107,49 @@ def compute(name: str, task: str, y_true: np.ndarray, pred: Predictions) -> floa
     return {"precision": precision, "recall": recall, "f1": f1}[name]
 
 
+def _ranking_score(pred: Predictions, classes: Sequence[Any], positive: Any, labels: np.ndarray) -> np.ndarray:
+    """What ROC AUC ranks by: the positive class's probability, else its score, else the label."""
+    index = list(classes).index(positive) if positive in list(classes) else -1
+    if pred.probabilities is not None:
+        return pred.probabilities[:, index]
+    if pred.values is not None:
+        values = np.asarray(pred.values, dtype=np.float64)
+        return values if values.ndim == 1 else values[:, index]
+    return labels
+
+
+def available(name: str, pred: Predictions) -> bool:
+    """Whether `pred` carries what metric `name` needs (log_loss needs probabilities)."""
+    return name != "log_loss" or pred.probabilities is not None
+
+
+def nonfinite_outputs(pred: Predictions, whose: str = "the model") -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(message, measured, evidence) when some rows' outputs are NaN or infinite, else None.
+
+    No metric means anything on such rows, so a check computing metrics fails with this
+    message (the share of rows) instead of judging, or crashing on, a NaN metric.
+    """
+    from .outputs import nonfinite_rows
+
+    mask = nonfinite_rows(pred.probabilities, pred.values)
+    if mask is None or not mask.any():
+        return None
+    bad, rows = int(mask.sum()), len(mask)
+    share = bad / rows
+    message = (
+        f"{bad} of {rows} reference rows ({share:.1%}) get NaN or infinite outputs from {whose}, "
+        "so its quality cannot be measured (see SCH004)"
+    )
+    measured = {"nonfinite_rows": bad, "nonfinite_share": round(share, 6), "rows": rows}
+    return message, measured, {"nonfinite_row_index": np.flatnonzero(mask)[:20].tolist()}
+
+
 def _coerce_labels(labels: np.ndarray | None, y_true: np.ndarray) -> np.ndarray:
     if labels is None:
-        raise ValueError("the model has no label output and no probabilities to derive labels from")
+        raise OutputMismatch(
+            "the model has no label output and no probabilities, logits or scores to derive labels from: "
+            "declare each output's kind in serving.yaml (see SCH004)"
+        )
     try:
         return np.asarray(labels).astype(y_true.dtype)
     except (TypeError, ValueError):
@@ -117,7 +159,8 @@ def _coerce_labels(labels: np.ndarray | None, y_true: np.ndarray) -> np.ndarray:
 def compute_all(
     task: str, y_true: np.ndarray, pred: Predictions, names: Sequence[str] | None = None
 ) -> dict[str, float]:
-    return {name: compute(name, task, y_true, pred) for name in (names or TASK_METRICS[task])}
+    """Every metric of `task` that `pred` can give (log_loss is left out without probabilities)."""
+    return {name: compute(name, task, y_true, pred) for name in (names or TASK_METRICS[task]) if available(name, pred)}
 
 
 def is_better(name: str, candidate: float, reference: float) -> bool:

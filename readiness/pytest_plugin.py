@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
+from .text import clean
 from .vocabulary import REPORT_FORMATS as _REPORT_FORMATS
 from .vocabulary import SEVERITIES
 
@@ -302,8 +303,8 @@ def _describe(exc: BaseException) -> str:
     from .errors import ReadinessError
 
     if isinstance(exc, (ReadinessError, pytest.UsageError)):
-        return _pytest_words(str(exc))
-    return f"{type(exc).__name__}: {exc} (set READINESS_DEBUG=1 for a traceback)"
+        return _pytest_words(clean(exc))
+    return f"{type(exc).__name__}: {clean(exc)} (set READINESS_DEBUG=1 for a traceback)"
 
 
 class ReadinessPlugin:
@@ -425,7 +426,7 @@ class ReadinessPlugin:
         if lines:
             terminalreporter.section("readiness")
             for line in lines:
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(clean(line))  # bundle paths and names: one line each
 
 
 # --------------------------------------------------------------------------- collection
@@ -446,7 +447,7 @@ class ReadinessFile(pytest.File):
         from .errors import ReadinessError
 
         if isinstance(excinfo.value, ReadinessError):
-            return f"readiness: {_pytest_words(str(excinfo.value))}"
+            return f"readiness: {_pytest_words(clean(excinfo.value))}"
         return super().repr_failure(excinfo)
 
 
@@ -491,9 +492,9 @@ class ReadinessCheckItem(_ReadinessItem):
             ("status", record.status),
         ]
         if record.status == "error":
-            pytest.fail(_pytest_words(f"{record.id} could not run: {record.message}"), pytrace=False)
+            pytest.fail(_pytest_words(f"{record.id} could not run: {clean(record.message)}"), pytrace=False)
         if record.status == "skip":
-            _skip(f"{record.id}: {record.message}")
+            _skip(f"{record.id}: {clean(record.message)}")
         if record.status == "waived":
             _skip(f"{record.id} {_waived_text(scorecard, record)}")
 
@@ -505,7 +506,7 @@ class ReadinessCheckItem(_ReadinessItem):
         if record.status == "inconclusive":
             if record.id in self.run.scorecard.gate.get("blocking", []):
                 pytest.fail(_failure_text(record, "inconclusive (blocks the gate)"), pytrace=False)
-            pytest.xfail(_pytest_words(f"{record.id} inconclusive (does not block the gate): {record.message}"))
+            pytest.xfail(_pytest_words(f"{record.id} inconclusive (does not block the gate): {clean(record.message)}"))
 
 
 class ReadinessGateItem(_ReadinessItem):
@@ -525,7 +526,7 @@ class ReadinessGateItem(_ReadinessItem):
         ]
         if not gate["released"]:
             lines = [f"release BLOCKED (fail_on={gate['fail_on']}): {', '.join(gate['blocking'])}"]
-            lines += [f"  - {reason}" for reason in gate["reasons"]]
+            lines += [f"  - {clean(reason)}" for reason in gate["reasons"]]
             if len(self.run.selected) < len(self.run.specs):
                 lines.append(f"  (judged on the {len(self.run.selected)} selected checks only)")
             pytest.fail(_pytest_words("\n".join(lines)), pytrace=False)
@@ -540,22 +541,22 @@ def _waived_text(scorecard: Scorecard, record: CheckRecord) -> str:
     for w in scorecard.waivers:
         if w.get("check") == record.id and w.get("state") == "applied":
             owner = f", owner {w['owner']}" if w.get("owner") else ""
-            return f"waived: {w.get('reason', '')} (expires {w.get('expires')}{owner})"
-    return f"waived: {record.message}"
+            return clean(f"waived: {w.get('reason', '')} (expires {w.get('expires')}{owner})")
+    return f"waived: {clean(record.message)}"
 
 
 def _failure_text(record: CheckRecord, word: str = "failed") -> str:
-    lines = [f"{record.id} ({record.severity}) {word}: {record.title}", f"  {record.message}"]
+    lines = [f"{record.id} ({record.severity}) {word}: {clean(record.title)}", f"  {clean(record.message)}"]
     for name, value in (("measured", record.measured), ("evidence", record.evidence)):
         if value:
             lines.append(f"  {name}: {_short(value)}")
     if record.remediation:
-        lines.append(f"  fix: {record.remediation}")
+        lines.append(f"  fix: {clean(record.remediation)}")
     return _pytest_words("\n".join(lines))
 
 
 def _short(value: Any, limit: int = 600) -> str:
-    text = json.dumps(value, default=str, sort_keys=True)
+    text = json.dumps(value, default=str, sort_keys=True)  # ASCII only: bundle text arrives \u-escaped
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

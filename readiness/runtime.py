@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import cancel
+from . import outputs as kinds
 from .config import InputSpec, OutputSpec, RuntimeSpec
 from .errors import InferenceTimedOut, ModelRefusedRows, OutputMismatch, ProviderUnavailable
 
@@ -209,7 +210,7 @@ class Predictions:
     raw: dict[str, Any]
     probabilities: np.ndarray | None = None  # (n, k)
     labels: np.ndarray | None = None  # (n,)
-    values: np.ndarray | None = None  # (n,) regression output or score
+    values: np.ndarray | None = None  # (n,) regression output or one-column score; (n, k) for k class scores
     classes: list[Any] | None = None
 
     def __len__(self) -> int:
@@ -237,35 +238,50 @@ class Predictions:
         )
 
 
-def _zipmap_to_array(seq: list[dict[Any, float]], classes: list[Any] | None) -> tuple[np.ndarray, list[Any]]:
-    keys = list(classes) if classes else (list(seq[0].keys()) if seq else [])
-    return np.array([[row[k] for k in keys] for row in seq], dtype=np.float64), keys
-
-
 def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions:
+    """What the outputs mean (readiness.outputs): probabilities as given or derived from logits
+    (softmax; one column: sigmoid), labels as given or derived by argmax from probabilities,
+    logits or scores (one column: > 0.5 / > 0), regression values as given.
+
+    An output whose rank or width breaks the contract raises OutputMismatch (SCH004 reports it).
+    """
     pred = Predictions(raw=raw)
+    scores: tuple[np.ndarray, list[Any]] | None = None  # a score output's class matrix, for labels
+    from_probabilities = False  # pred.probabilities came from a `probabilities` output (not from logits)
     for spec in outputs:
         if spec.name not in raw:
             continue
         value = raw[spec.name]
-        if spec.kind == "probabilities":
-            if isinstance(value, list):
-                arr, keys = _zipmap_to_array(value, spec.classes)
-                pred.classes = pred.classes or keys
+        if isinstance(value, np.ndarray) and value.size == 0 and value.ndim > 1:
+            continue  # an empty output (a legitimate 0-sized dim) has no value per row to judge
+        if spec.kind in kinds.CLASS_SCORES:
+            if isinstance(value, list) and spec.kind == "probabilities" and value and not spec.classes:
+                spec_classes: list[Any] | None = list(value[0].keys())
             else:
-                arr = np.asarray(value)
-                if arr.ndim == 1:
-                    arr = np.stack([1 - arr, arr], axis=1)
-            pred.probabilities = arr
-            pred.classes = pred.classes or (list(spec.classes) if spec.classes else list(range(arr.shape[1])))
+                spec_classes = list(spec.classes) if spec.classes else None
+            problem = kinds.shape_problem(spec.kind, value, len(spec_classes) if spec_classes else None)
+            if problem is not None:
+                raise OutputMismatch(f"output {spec.name!r} {problem} (see SCH004)")
+            matrix = kinds.class_matrix(spec.kind, value, spec_classes)
+            classes = spec_classes or list(range(matrix.shape[1]))
+            probs = kinds.probabilities_from(spec.kind, matrix)
+            if probs is not None:
+                # a probabilities output wins over probabilities derived from logits, whatever the order
+                if pred.probabilities is None or (spec.kind == "probabilities" and not from_probabilities):
+                    pred.probabilities = probs
+                    pred.classes = classes if spec.kind == "probabilities" else (pred.classes or classes)
+                    from_probabilities = spec.kind == "probabilities"
+            else:
+                one_column = np.asarray(value).ndim == 1 or np.asarray(value).shape[1] == 1
+                pred.values = matrix[:, 1] if one_column else matrix  # the score itself, compared by RPR checks
+                scores = (matrix, classes)
+                pred.classes = pred.classes or classes
         elif spec.kind == "label":
             pred.labels = np.asarray(value).reshape(-1)
             if spec.classes:
                 pred.classes = pred.classes or list(spec.classes)
         else:
             arr = np.asarray(value)
-            if arr.size == 0 and arr.ndim > 1:
-                continue  # an empty output (a legitimate 0-sized dim) has no value per row to judge
             pred.values = arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr
     if pred.labels is None and pred.probabilities is not None and pred.classes is not None:
         if pred.probabilities.ndim != 2 or pred.probabilities.shape[1] != len(pred.classes):
@@ -273,12 +289,22 @@ def interpret(raw: dict[str, Any], outputs: Sequence[OutputSpec]) -> Predictions
                 f"the probability output has shape {pred.probabilities.shape[1:]} per row but "
                 f"{len(pred.classes)} classes are declared, so labels cannot be derived"
             )
-        pred.labels = np.asarray(pred.classes, dtype=object)[np.argmax(pred.probabilities, axis=1)]
-        try:
-            pred.labels = pred.labels.astype(np.asarray(pred.classes).dtype)
-        except (TypeError, ValueError):
-            pass
+        pred.labels = kinds.argmax_labels(pred.probabilities, pred.classes)
+    elif pred.labels is None and scores is not None:
+        matrix, classes = scores
+        pred.labels = kinds.argmax_labels(matrix, classes)
     return pred
+
+
+def concat_raw(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Raw outputs of consecutive batches joined along the batch axis (ZipMap lists joined as lists)."""
+    if len(parts) == 1:
+        return parts[0]
+    raw: dict[str, Any] = {}
+    for key in parts[0]:
+        chunks = [p[key] for p in parts]
+        raw[key] = sum(chunks, []) if isinstance(chunks[0], list) else np.concatenate(chunks)
+    return raw
 
 
 def concat(parts: Sequence[Predictions]) -> Predictions:
@@ -289,8 +315,5 @@ def concat(parts: Sequence[Predictions]) -> Predictions:
         arrays = [getattr(p, attr) for p in parts]
         return None if any(a is None for a in arrays) else np.concatenate(arrays)
 
-    raw: dict[str, Any] = {}
-    for key in parts[0].raw:
-        chunks = [p.raw[key] for p in parts]
-        raw[key] = sum(chunks, []) if isinstance(chunks[0], list) else np.concatenate(chunks)
+    raw = concat_raw([p.raw for p in parts])
     return Predictions(raw, cat("probabilities"), cat("labels"), cat("values"), parts[0].classes)

@@ -329,7 +329,9 @@ def test_sch004_passes_a_multiclass_forest_and_fails_undeclared_classes(tmp_path
     bad = write_bundle(tmp_path / "bad", model, reference=frame, serving=serving_config(outputs=outputs([0, 1])))
     rec = run_check(bad, "SCH004")
     assert rec.status == "fail"
-    assert "3 probability columns for 2 classes" in rec.message and "outside classes [0, 1]: 2" in rec.message
+    assert (
+        "3 probability columns but 2 classes are declared" in rec.message and "outside classes [0, 1]: 2" in rec.message
+    )
 
 
 def test_sch003_names_missing_and_unexpected_columns(tmp_path):

@@ -283,7 +283,8 @@ def test_an_empty_output_is_not_a_crash():
     pred = interpret({"y": np.zeros((3, 0), dtype=np.float32)}, [OutputSpec(name="y", kind="score")])
     assert pred.values is None
     pred = interpret({"y": np.ones((3, 2), dtype=np.float32)}, [OutputSpec(name="y", kind="score")])
-    assert pred.values.tolist() == [1.0, 1.0, 1.0]
+    assert pred.values.tolist() == [[1.0, 1.0]] * 3  # two class scores per row; labels by argmax
+    assert pred.labels.tolist() == [0, 0, 0]
 
 
 def test_timing_checks_wait_for_another_run_holding_the_machine_lock(bundle):

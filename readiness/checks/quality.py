@@ -62,7 +62,7 @@ class _CannotScore(Outcome):
 def _reference_predictions(ctx: Context) -> Predictions:
     try:
         return ctx.reference_predictions
-    except Outcome:  # says what it means itself (a refusal by onnxruntime, a missing input, ...)
+    except Outcome:  # says what it means itself (a refusal by onnxruntime, an output breaking SCH004, ...)
         raise
     except Exception as exc:  # noqa: BLE001 - feeding the rows can fail in several ways
         raise _CannotScore(
@@ -72,6 +72,11 @@ def _reference_predictions(ctx: Context) -> Predictions:
 
 def _r(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def _f4(x: float | None) -> str:
+    """A metric value for a message: 4 decimals, or "n/a" when it could not be computed."""
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f}"
 
 
 @check(
@@ -115,7 +120,11 @@ def qlt001(ctx: Context) -> Result:
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
     pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+        return failed(*nan)
     names = [primary] + [n for n in bars if n != primary]
+    if missing := [n for n in names if not metrics.available(n, pred)]:
+        return errored(f"cannot compute {', '.join(missing)}: the model's outputs give no probabilities")
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
     measured: dict[str, Any] = {}
@@ -140,7 +149,7 @@ def qlt001(ctx: Context) -> Result:
             ok = bounded and metrics.meets(name, worst, bar)
             missed = (bounded and not metrics.meets(name, best, bar)) or not math.isfinite(value)
             entry["meets"] = True if ok else False if missed else None
-            shown = f"{name} {value:.4f} ({confidence:.0%} bounds {_ci(lo, hi)})"
+            shown = f"{name} {_f4(value)} ({confidence:.0%} bounds {_ci(lo, hi)})"
             if ok:
                 met.append(f"{shown} {'>=' if higher else '<='} bar {bar:g}")
             elif missed:
@@ -161,7 +170,7 @@ def qlt001(ctx: Context) -> Result:
         "all_metrics": {k: _r(v) for k, v in metrics.compute_all(task, y, pred).items()},
     }
     head = measured[primary]
-    summary = f"{primary} {head['value']:.4f} ({confidence:.0%} bounds {_ci(head['ci_lower'], head['ci_upper'])})"
+    summary = f"{primary} {_f4(head['value'])} ({confidence:.0%} bounds {_ci(head['ci_lower'], head['ci_upper'])})"
     if not bars:
         return skipped(
             f"no bar configured: set [policy.thresholds].min_metric, e.g. {{ {primary} = 0.9 }}; measured {summary}",
@@ -256,6 +265,12 @@ def qlt002(ctx: Context) -> Result:
         what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         return errored(f"cannot score the baseline on the candidate's reference data: {what}")
     pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+        return failed(*nan)
+    if (nan := metrics.nonfinite_outputs(base_pred, "the baseline model")) is not None:
+        return errored(nan[0].replace("so its quality", "so the comparison"), nan[1], nan[2])
+    if missing := [n for n in tolerances if not (metrics.available(n, pred) and metrics.available(n, base_pred))]:
+        return errored(f"cannot compare {', '.join(missing)}: a model's outputs give no probabilities")
     resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
@@ -285,7 +300,7 @@ def qlt002(ctx: Context) -> Result:
         entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
         measured[name] = entry
         if over:
-            worse.append(f"{name} {cand:.4f} vs baseline {ref:.4f} (worse by {' and '.join(over)})")
+            worse.append(f"{name} {_f4(cand)} vs baseline {_f4(ref)} (worse by {' and '.join(over)})")
     evidence = {
         "primary": primary,
         "rows": len(y),
@@ -297,7 +312,7 @@ def qlt002(ctx: Context) -> Result:
     if worse:
         return failed("; ".join(worse), measured, evidence)
     judged = "; ".join(
-        f"{n} {measured[n]['candidate']:.4f} vs baseline {measured[n]['baseline']:.4f}"
+        f"{n} {_f4(measured[n]['candidate'])} vs baseline {_f4(measured[n]['baseline'])}"
         f" (change {confidence:.0%} CI {_ci(measured[n]['change_ci_lower'], measured[n]['change_ci_upper'])};"
         f" allowed regression: {_allowed(tolerances[n])})"
         for n in tolerances
@@ -351,6 +366,10 @@ def qlt003(ctx: Context) -> Result:
         return errored(f"cannot judge quality: {exc}")
     margin = float(ctx.threshold("trivial_margin"))
     pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+        return failed(*nan)
+    if not metrics.available(primary, pred):
+        return errored(f"cannot compute {primary}: the model's outputs give no probabilities")
     trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}
@@ -362,8 +381,8 @@ def qlt003(ctx: Context) -> Result:
     measured["margin"] = margin
     gain = measured[primary]["gain"]
     what = "class prior / majority class" if task != "regression" else "mean of the target"
-    text = f"{primary} {measured[primary]['model']:.4f} vs {measured[primary]['trivial']:.4f} for a trivial predictor ({what})"
+    text = f"{primary} {_f4(measured[primary]['model'])} vs {_f4(measured[primary]['trivial'])} for a trivial predictor ({what})"
     evidence = {"primary": primary, "trivial_predictor": what, "rows": len(y)}
     if gain is None or gain < margin:
-        return failed(f"{text}: gain {gain:.4f} < margin {margin:g}", measured, evidence)
+        return failed(f"{text}: gain {_f4(gain)} < margin {margin:g}", measured, evidence)
     return passed(f"{text}: gain {gain:.4f} >= margin {margin:g}", measured, evidence)

@@ -1040,6 +1040,8 @@ def metrics_reproduce(ctx: Context) -> Result:
         )
     atol, rtol = _tol(ctx, "metric_atol"), _tol(ctx, "metric_rtol")
     pred = ctx.reference_predictions
+    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+        return failed(*nan)
     y = ctx.y_true
     measured: dict[str, Any] = {}
     problems: list[str] = []

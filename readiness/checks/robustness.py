@@ -615,6 +615,8 @@ def slices(ctx: Context) -> Result:
     higher = mx.HIGHER_IS_BETTER[metric]
     y = ctx.y_true
     pred = ctx.reference_predictions
+    if (nan := mx.nonfinite_outputs(pred)) is not None:
+        return failed(*nan)
     overall = mx.compute(metric, task, y, pred)
     ref = ctx.reference
     table: list[dict[str, Any]] = []

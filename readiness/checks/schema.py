@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from readiness import outputs as output_kinds
 from readiness.config import InputSpec
 from readiness.context import Context
 from readiness.errors import SkipCheck
@@ -348,64 +349,171 @@ def _isna(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- outputs
-def _probability_matrix(raw: Any, classes: Sequence[Any] | None) -> np.ndarray:
-    """(n, k) float64 probabilities from a tensor or a ZipMap sequence of dicts (one column per key)."""
-    if isinstance(raw, list):
-        keys = list(raw[0].keys()) if raw else list(classes or [])
-        return np.array([[row.get(k, np.nan) for k in keys] for row in raw], dtype=np.float64).reshape(len(raw), -1)
-    arr = np.asarray(raw, dtype=np.float64)
-    return np.stack([1 - arr, arr], axis=1) if arr.ndim == 1 else arr.reshape(len(arr), -1)
+def _declared_classes(spec: Any, raw: Any, model_labels: list[Any] | None) -> list[Any] | None:
+    """The classes an output's columns stand for: declared, else the ZipMap's keys, else the graph's labels."""
+    if spec.classes:
+        return list(spec.classes)
+    if isinstance(raw, list) and raw:
+        return list(raw[0].keys())
+    return model_labels
 
 
-def _output_problems(raw: Any, spec: Any, tol: float) -> tuple[list[str], dict[str, Any]]:
+def _as_text(values: Any) -> np.ndarray:
+    return np.array([str(v.item() if hasattr(v, "item") else v) for v in np.asarray(values).reshape(-1)], dtype=object)
+
+
+def _probability_problems(name: str, probs: np.ndarray, tol: float, stats: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    finite = np.isfinite(probs)
+    bad_finite = int((~finite.all(axis=1)).sum())
+    clean = np.where(finite, probs, 0.5)
+    out_of_range = int(((clean < -tol) | (clean > 1 + tol)).any(axis=1).sum())
+    sum_err = np.abs(clean.sum(axis=1) - 1.0)
+    bad_sum = int((sum_err > tol).sum())
+    stats.update(
+        {
+            "min": float(clean.min()) if clean.size else None,
+            "max": float(clean.max()) if clean.size else None,
+            "max_sum_error": float(sum_err.max()) if sum_err.size else None,
+            "columns": int(probs.shape[1]),
+        }
+    )
+    if bad_finite:
+        problems.append(f"{name!r}: {bad_finite} row(s) with NaN/inf probabilities")
+    if out_of_range:
+        problems.append(f"{name!r}: {out_of_range} row(s) with probabilities outside [0, 1]")
+    if bad_sum:
+        problems.append(
+            f"{name!r}: {bad_sum} row(s) whose probabilities do not sum to 1 "
+            f"(worst off by {float(sum_err.max()):.3g}, tolerance {tol:g})"
+        )
+    return problems
+
+
+def _output_problems(
+    raw: Any, spec: Any, tol: float, classes: list[Any] | None, *, declared: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """Shape, then values, of one output against its kind. A kind guessed from the graph (no serving
+    config, `declared` False) whose shape does not fit it is judged on finiteness alone."""
     problems: list[str] = []
     stats: dict[str, Any] = {"kind": spec.kind}
-    if spec.kind == "probabilities":
-        probs = _probability_matrix(raw, spec.classes)
-        finite = np.isfinite(probs)
-        bad_finite = int((~finite.all(axis=1)).sum())
-        clean = np.where(finite, probs, 0.5)
-        out_of_range = int(((clean < -tol) | (clean > 1 + tol)).any(axis=1).sum())
-        sum_err = np.abs(clean.sum(axis=1) - 1.0)
-        bad_sum = int((sum_err > tol).sum())
-        stats.update(
-            {
-                "min": float(clean.min()),
-                "max": float(clean.max()),
-                "max_sum_error": float(sum_err.max()),
-                "columns": int(probs.shape[1]),
-            }
-        )
-        if bad_finite:
-            problems.append(f"{spec.name!r}: {bad_finite} row(s) with NaN/inf probabilities")
-        if out_of_range:
-            problems.append(f"{spec.name!r}: {out_of_range} row(s) with probabilities outside [0, 1]")
-        if bad_sum:
-            problems.append(
-                f"{spec.name!r}: {bad_sum} row(s) whose probabilities do not sum to 1 "
-                f"(worst off by {float(sum_err.max()):.3g}, tolerance {tol:g})"
-            )
-        if spec.classes is not None and probs.shape[1] != len(spec.classes):
-            problems.append(f"{spec.name!r}: {probs.shape[1]} probability columns for {len(spec.classes)} classes")
+    shape = [len(raw), "map"] if isinstance(raw, list) else list(np.asarray(raw).shape)
+    stats["shape"] = output_kinds.show_shape(shape) if shape else "[]"
+    n_classes = len(spec.classes) if spec.classes else None
+    shape_problem = output_kinds.shape_problem(spec.kind, raw, n_classes)
+    if shape_problem is not None:
+        if declared:
+            return [f"{spec.name!r} {shape_problem}"], stats
+        values = None if isinstance(raw, list) else np.asarray(raw)
+        if values is not None and values.dtype.kind in "fc" and values.size:
+            bad = int((~np.isfinite(values.reshape(len(values), -1))).any(axis=1).sum())
+            if bad:
+                problems.append(f"{spec.name!r}: {bad} row(s) with NaN/inf values")
+        return problems, stats
+    if spec.kind in output_kinds.CLASS_SCORES:
+        matrix = output_kinds.class_matrix(spec.kind, raw, classes)
+        if spec.kind == "probabilities":
+            problems += _probability_problems(spec.name, matrix, tol, stats)
+        else:
+            bad = int((~np.isfinite(matrix).all(axis=1)).sum())
+            stats["columns"] = int(np.asarray(raw).reshape(len(raw), -1).shape[1]) if len(raw) else 0
+            if bad:
+                problems.append(f"{spec.name!r}: {bad} row(s) with NaN/inf {spec.kind}")
     elif spec.kind == "label":
-        labels = np.asarray(raw).reshape(-1)
-        distinct = sorted({str(v.item() if hasattr(v, "item") else v) for v in labels})
+        labels = _as_text(raw)
+        distinct = sorted(set(labels.tolist()))
         stats["distinct"] = distinct[:20]
         if spec.classes is not None:
             allowed = {str(c) for c in spec.classes}
             unknown = [v for v in distinct if v not in allowed]
             if unknown:
-                count = int(sum(str(v.item() if hasattr(v, "item") else v) not in allowed for v in labels))
+                count = int(sum(v not in allowed for v in labels))
                 problems.append(
                     f"{spec.name!r}: {count} label(s) outside classes {list(spec.classes)}: {', '.join(unknown[:5])}"
                 )
     else:
         values = np.asarray(raw, dtype=np.float64)
         bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum()) if values.size else 0
-        stats.update({"min": float(np.nanmin(values)) if values.size else None})
+        stats.update({"min": float(np.nanmin(values)) if values.size and not np.isnan(values).all() else None})
         if bad:
             problems.append(f"{spec.name!r}: {bad} row(s) with NaN/inf {spec.kind} values")
     return problems, stats
+
+
+def _argmax_problems(
+    raw: dict[str, Any],
+    outputs: Sequence[Any],
+    classes_of: dict[str, list[Any] | None],
+    tolerance: float,
+    margin: float,
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """A label output must agree with the argmax of the model's own probabilities (or logits).
+
+    Rows whose two most likely classes are within `margin` of each other are ties, not disagreements.
+    """
+    labels = next((o for o in outputs if o.kind == "label" and o.name in raw), None)
+    present = [o for o in outputs if o.name in raw]
+    source = next((o for o in present if o.kind == "probabilities"), None) or next(
+        (o for o in present if o.kind == "logits"), None
+    )
+    if labels is None or source is None:
+        return [], {}
+    classes = classes_of.get(source.name)
+    matrix = output_kinds.class_matrix(source.kind, raw[source.name], classes)
+    probs = output_kinds.probabilities_from(source.kind, matrix)
+    if probs is None or len(probs) != len(np.asarray(raw[labels.name]).reshape(-1)):
+        return [], {}
+    classes = classes or list(range(probs.shape[1]))
+    if len(classes) != probs.shape[1]:
+        return [], {}
+    finite = np.isfinite(probs).all(axis=1)
+    top2 = np.sort(np.where(np.isfinite(probs), probs, 0.0), axis=1)[:, -2:]
+    decided = finite & ((top2[:, 1] - top2[:, 0]) > margin) if probs.shape[1] > 1 else finite
+    expected = _as_text(np.asarray(classes, dtype=object)[np.argmax(np.where(finite[:, None], probs, 0.0), axis=1)])
+    given = _as_text(raw[labels.name])
+    disagree = decided & (expected != given)
+    judged = int(decided.sum())
+    share = float(disagree.sum()) / judged if judged else 0.0
+    stats = {
+        labels.name: {
+            "argmax_of": source.name,
+            "argmax_disagreement": round(share, 6),
+            "argmax_disagreeing_rows": int(disagree.sum()),
+            "argmax_rows_judged": judged,
+        }
+    }
+    if share > tolerance:
+        rows = np.flatnonzero(disagree)[:5].tolist()
+        return [
+            f"{labels.name!r}: {int(disagree.sum())} of {judged} label(s) ({share:.1%}) disagree with the argmax of "
+            f"{source.name!r} (tolerance {tolerance:.1%}; e.g. rows {rows}: label {given[rows[0]]} but argmax "
+            f"{expected[rows[0]]})"
+        ], stats
+    return [], stats
+
+
+def _class_label_problems(outputs: Sequence[Any], model_labels: list[Any] | None, raw: dict[str, Any]) -> list[str]:
+    """Declared `classes` must be the model's own class labels, in the model's order."""
+    problems: list[str] = []
+    for spec in outputs:
+        if not spec.classes or spec.kind == "regression":
+            continue
+        own = model_labels
+        if spec.kind == "probabilities" and isinstance(raw.get(spec.name), list) and raw[spec.name]:
+            own = list(raw[spec.name][0].keys())  # a ZipMap's keys, in its column order
+        if own is None or output_kinds.same_labels(spec.classes, own):
+            continue
+        if len(own) != len(spec.classes) and own is model_labels:
+            continue  # a classifier inside a larger graph (a different class count is SCH004's width finding)
+        declared = list(spec.classes)
+        if sorted(map(str, declared)) == sorted(map(str, own)):
+            problems.append(
+                f"{spec.name!r}: classes declared in the order {declared} but the model's own class labels are in "
+                f"the order {own}: declare them in the model's order"
+            )
+        else:
+            problems.append(f"{spec.name!r}: classes {declared} declared but the model's own class labels are {own}")
+    return problems
 
 
 @check(
@@ -415,38 +523,79 @@ def _output_problems(raw: Any, spec: Any, tol: float) -> tuple[list[str], dict[s
     severity="blocker",
     requires=["session"],
     mlts=["Monitor 5"],
-    remediation="export probabilities normalised (e.g. a Softmax/ZipMap-free probability tensor) and declare the "
-    "classes the model really emits in serving.yaml `outputs`",
-    thresholds={"probability_sum_tolerance": 1e-4},
+    remediation="declare each output's real kind in serving.yaml `outputs` (probabilities | logits | score | label | "
+    "regression) with the classes the model emits, in its order; export probabilities normalised and every "
+    "output as [N] or [N, classes]",
+    thresholds={"probability_sum_tolerance": 1e-4, "label_argmax_tolerance": 0.01, "label_argmax_margin": 1e-5},
 )
 def outputs_honour_kind(ctx: Context) -> Result:
     """On the reference rows (or synthetic rows), each output behaves as its declared kind says.
 
-    Probabilities are finite, within [0, 1] and each row sums to 1 (within
-    `probability_sum_tolerance`); labels are among the declared `classes`; scores
-    and regression values are finite.
+    Shapes: labels and regression values are [N] or [N, 1]; probabilities, logits and scores are
+    [N, len(classes)] (or [N]/[N, 1] for one positive-class column); anything else fails. A kind
+    that contradicts `[model].task` (a regression output on a classification task) fails.
+    Values: probabilities are finite, within [0, 1] and each row sums to 1 (within
+    `probability_sum_tolerance`); logits, scores and regression values are finite; labels are
+    among the declared `classes`. Agreement: a label output disagrees with the argmax of the
+    model's own probabilities (or logits) on at most `label_argmax_tolerance` of the rows (rows
+    whose top two probabilities are within `label_argmax_margin` are ties, not judged); declared
+    `classes` are the model's own class labels (ZipMap keys, `classlabels_*` attributes), in its
+    order. Without a serving config the kinds are guessed from the graph and only values are judged.
     """
     tol = float(ctx.threshold("probability_sum_tolerance", 1e-4))
     source = "reference" if ctx.bundle.reference is not None else "synthetic"
     try:
-        preds = ctx.reference_predictions if source == "reference" else ctx.predict(ctx.sample_frame)
+        raw = (
+            ctx.reference_raw
+            if source == "reference"
+            else ctx.memo("sch:sch004_synthetic_raw", lambda: ctx.predict_raw(ctx.sample_frame))
+        )
     except SkipCheck:
         raise
     except Exception as exc:  # noqa: BLE001 - onnxruntime refuses feeds that break the contract
         return errored(f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)")
+    declared = ctx.serving is not None
+    try:
+        model_labels = output_kinds.model_class_labels(model_proto(ctx))
+    except ModelUnreadable:
+        model_labels = None
     problems: list[str] = []
     stats: dict[str, Any] = {}
+    classes_of: dict[str, list[Any] | None] = {}
+    task = ctx.manifest.model.task
+    shapes_ok = True
     for spec in ctx.outputs:
-        if spec.name not in preds.raw:
+        if spec.name not in raw:
             problems.append(f"output {spec.name!r} was not produced by the model (see SCH001)")
             continue
-        found, stats[spec.name] = _output_problems(preds.raw[spec.name], spec, tol)
+        if declared and (why := output_kinds.kind_contradicts_task(spec.kind, task)):
+            problems.append(f"{spec.name!r}: {why}")
+        classes_of[spec.name] = _declared_classes(spec, raw[spec.name], model_labels)
+        n_classes = len(spec.classes) if spec.classes else None
+        shapes_ok &= output_kinds.shape_problem(spec.kind, raw[spec.name], n_classes) is None
+        found, stats[spec.name] = _output_problems(raw[spec.name], spec, tol, classes_of[spec.name], declared=declared)
         problems.extend(found)
-    measured = {"rows": len(preds), "rows_from": source, "outputs": stats}
+    if declared:
+        problems.extend(_class_label_problems(ctx.outputs, model_labels, raw))
+    if shapes_ok:  # labels and argmax are comparable only when every output has its contracted shape
+        found, agreement = _argmax_problems(
+            raw,
+            ctx.outputs,
+            classes_of,
+            float(ctx.threshold("label_argmax_tolerance", 0.01)),
+            float(ctx.threshold("label_argmax_margin", 1e-5)),
+        )
+        problems.extend(found)
+        for name, entry in agreement.items():
+            stats.setdefault(name, {}).update(entry)
+    rows = len(next(iter(raw.values()))) if raw else 0
+    measured = {"rows": rows, "rows_from": source, "outputs": stats}
+    if model_labels is not None:
+        measured["model_class_labels"] = model_labels
     if problems:
         return failed("; ".join(problems), measured)
     kinds = ", ".join(f"{s.name} ({s.kind})" for s in ctx.outputs)
-    return passed(f"{len(preds)} {source} row(s): {kinds} within contract", measured)
+    return passed(f"{rows} {source} row(s): {kinds} within contract", measured)
 
 
 # --------------------------------------------------------------------------- informative schema

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..scorecard import CheckRecord, Scorecard
+from ..text import clean
 from ._common import FAILING, STATUS_WORD, flatten, fmt, is_number, model_label, pct, verdict
 from .markdown import cell
 
@@ -124,18 +125,21 @@ def _headline(diff: Diff) -> str:
 
 
 def render_text(diff: Diff) -> str:
-    lines = [_headline(diff)]
+    lines = [clean(_headline(diff))]
     for title, changes in (("newly failing", diff.newly_failing), ("fixed", diff.fixed), ("changed", diff.changed)):
         if changes:
             lines.append(f"{title} ({len(changes)}):")
-            lines += [f"  {c.id} {_status(c.old)} -> {_status(c.new)}: {c.title}: {c.message}" for c in changes]
+            lines += [
+                f"  {clean(c.id)} {_status(c.old)} -> {_status(c.new)}: {clean(c.title)}: {clean(c.message)}"
+                for c in changes
+            ]
     if diff.scores:
         lines.append("scores:")
         lines += [f"  {name}: {_score(a, name)} -> {_score(b, name)}" for name, a, b in diff.scores]
     for title, deltas in (("metrics", diff.metrics), ("latency", diff.latency)):
         if deltas:
             lines.append(f"{title}:")
-            lines += [f"  {d.id} {d.key}: {_delta_text(d)}" for d in deltas]
+            lines += [f"  {clean(d.id)} {clean(d.key)}: {_delta_text(d)}" for d in deltas]
     if len(lines) == 1:
         lines.append("no change in any check's status, score or measurement")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,9 @@
 The verdict, the model, the scores and the blocking findings come first; every
 check follows, grouped by category, each a `<details>` element with its
 measured values, evidence and charts (inline SVG drawn by `_svg`). Every string
-reaches the page through jinja2 with autoescape on.
+reaches the page through jinja2 with autoescape on, and the finished page passes
+through `readiness.text.clean_block`, so a bidi override from the bundle shows as
+the visible escape `\\u202e` instead of reordering the text around it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..scorecard import CheckRecord, Scorecard
+from ..text import clean_block
 from . import _svg
 from ._common import (
     FAILING,
@@ -61,7 +64,7 @@ def _environment() -> jinja2.Environment:
 def render(scorecard: Scorecard) -> str:
     """The HTML scorecard (the same bytes for a run and for its saved JSON)."""
     card = normalized(scorecard)
-    return _environment().get_template("scorecard.html.j2").render(v=_view(card))
+    return clean_block(_environment().get_template("scorecard.html.j2").render(v=_view(card)))
 
 
 def _view(card: Scorecard) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 `classname` is the category and `name` the check id and title; `fail` and
 `inconclusive` become `<failure>`, `error` becomes `<error>`, and `skip` and
 `waived` become `<skipped>` with the reason; `time` is the check's duration.
+Every string passes through `readiness.text.clean`, so the file is well-formed XML
+for any code point a bundle holds (U+0000, U+FFFE, lone surrogates are escaped visibly).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import xml.etree.ElementTree as ET
 
 from ..scorecard import Scorecard
+from ..text import clean
 from ._common import model_label, normalized, verdict, waiver_for, waiver_text
 
 
@@ -23,8 +26,8 @@ def _time(value: object) -> str:
 
 
 def _clean(text: object) -> str:
-    """XML 1.0 cannot carry most control characters; drop them."""
-    return "".join(ch for ch in str(text) if ch in "\t\n\r" or ord(ch) >= 0x20)
+    """One line of valid XML 1.0 character data (ElementTree escapes markup characters itself)."""
+    return clean(text)
 
 
 def render(scorecard: Scorecard) -> str:
@@ -45,7 +48,7 @@ def render(scorecard: Scorecard) -> str:
             suite, "testcase", classname=_clean(c.category), name=_clean(f"{c.id} {c.title}"), time=_time(c.duration_s)
         )
         total += float(c.duration_s) if _number(c.duration_s) else 0.0
-        body = _clean(c.message + (f"\n\nFix: {c.remediation}" if c.remediation else ""))
+        body = _clean(c.message) + (f"\n\nFix: {_clean(c.remediation)}" if c.remediation else "")
         if c.status in ("fail", "inconclusive"):
             counts["failures"] += 1
             el = ET.SubElement(case, "failure", message=_clean(c.message), type=f"{c.status}:{c.severity}")

@@ -6,9 +6,8 @@ enough (under 60 lines for a typical run) to read in a comment.
 
 from __future__ import annotations
 
-import re
-
 from ..scorecard import Scorecard
+from ..text import clean
 from ._common import (
     FAILING,
     SEVERITY_ORDER,
@@ -35,12 +34,15 @@ MARK = {"pass": "✅", "fail": "❌", "error": "⚠️", "inconclusive": "❔", 
 
 
 def cell(text: object, limit: int = MAX_CELL) -> str:
-    """Text safe inside a Markdown table cell: one line, no pipes or HTML, bounded length."""
-    value = re.sub(r"\s+", " ", str(text)).strip()
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
+    """Text safe inside a Markdown table cell (and on a line of its own): one line, no HTML, bounded length.
+
+    Control characters, newlines and bidi overrides are escaped visibly (`readiness.text.clean`).
+    A backslash is escaped before the pipe: GitHub reads `\\\\` as an escaped backslash, so input
+    `a\\|b` escaped only as `a\\\\|b` would still split the row.
+    """
+    value = clean(str(text).strip(), limit)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.replace("|", "\\|")
+    return value.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def render(scorecard: Scorecard) -> str:

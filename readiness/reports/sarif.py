@@ -4,7 +4,8 @@ Every check that ran is a rule (id, short and full description, help with the
 remediation); every failing, erroring, inconclusive or waived check is a
 result located at the bundle's manifest. SEC rules carry `security-severity`
 so GitHub ranks them as security alerts; waived results carry a suppression
-with the waiver's justification.
+with the waiver's justification. Every string from the bundle passes through
+`readiness.text.clean` (SARIF viewers show messages as lines of text).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from typing import Any
 
 from ..scorecard import CheckRecord, Scorecard
+from ..text import NAME_CHARS, clean
 from ._common import FAILING, model_label, normalized, verdict, waiver_for
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -28,7 +30,11 @@ def _rule_name(title: str) -> str:
 
 
 def _rule(c: CheckRecord) -> dict[str, Any]:
-    help_text = c.remediation or f"Run `readiness explain {c.id}` for what this check verifies and how to fix it."
+    help_text = (
+        clean(c.remediation)
+        if c.remediation
+        else f"Run `readiness explain {c.id}` for what this check verifies and how to fix it."
+    )
     props: dict[str, Any] = {"tags": ["readiness", c.category], "readiness.severity": c.severity}
     if c.id.startswith("SEC"):
         if "security" not in props["tags"]:
@@ -37,8 +43,8 @@ def _rule(c: CheckRecord) -> dict[str, Any]:
     return {
         "id": c.id,
         "name": _rule_name(c.title),
-        "shortDescription": {"text": c.title},
-        "fullDescription": {"text": f"{c.title} ({c.category} check, {c.severity} severity)."},
+        "shortDescription": {"text": clean(c.title)},
+        "fullDescription": {"text": f"{clean(c.title)} ({clean(c.category)} check, {c.severity} severity)."},
         "help": {
             "text": f"{help_text} Details: `readiness explain {c.id}`.",
             "markdown": f"**Fix:** {help_text}\n\nDetails: `readiness explain {c.id}`",
@@ -50,10 +56,10 @@ def _rule(c: CheckRecord) -> dict[str, Any]:
 
 def _result(card: Scorecard, c: CheckRecord, index: int, uri: str) -> dict[str, Any]:
     word = {"fail": "failed", "error": "could not run", "inconclusive": "was inconclusive", "waived": "failed (waived)"}
-    text = f"{c.id} {word.get(c.status, c.status)}: {c.message}"
+    text = f"{c.id} {word.get(c.status, c.status)}: {clean(c.message)}"
     if c.remediation:
-        text += f" Fix: {c.remediation}"
-    fingerprint = hashlib.sha256(f"{c.id}\0{card.model.get('name')}\0{uri}".encode()).hexdigest()[:32]
+        text += f" Fix: {clean(c.remediation)}"
+    fingerprint = hashlib.sha256(f"{c.id}\0{clean(card.model.get('name'), None)}\0{uri}".encode()).hexdigest()[:32]
     result: dict[str, Any] = {
         "ruleId": c.id,
         "ruleIndex": index,
@@ -77,7 +83,9 @@ def _result(card: Scorecard, c: CheckRecord, index: int, uri: str) -> dict[str, 
             {
                 "kind": "external",
                 "status": "accepted",
-                "justification": f"{w.get('reason', 'waived')} (owner {w.get('owner', '?')}, expires {w.get('expires', '?')})",
+                "justification": clean(
+                    f"{w.get('reason', 'waived')} (owner {w.get('owner', '?')}, expires {w.get('expires', '?')})"
+                ),
             }
         ]
     return result
@@ -85,7 +93,7 @@ def _result(card: Scorecard, c: CheckRecord, index: int, uri: str) -> dict[str, 
 
 def render(scorecard: Scorecard) -> str:
     card = normalized(scorecard)
-    uri = str(card.bundle.get("manifest_uri") or card.bundle.get("manifest") or "readiness.toml")
+    uri = clean(card.bundle.get("manifest_uri") or card.bundle.get("manifest") or "readiness.toml")
     rules, results = [], []
     for index, c in enumerate(card.checks):
         rules.append(_rule(c))
@@ -105,13 +113,13 @@ def render(scorecard: Scorecard) -> str:
                         "rules": rules,
                     }
                 },
-                "automationDetails": {"id": f"readiness/{card.model.get('name') or 'model'}/"},
+                "automationDetails": {"id": f"readiness/{clean(card.model.get('name') or 'model', NAME_CHARS)}/"},
                 "invocations": [
                     {
                         "executionSuccessful": True,
                         "properties": {
                             "verdict": verdict(card),
-                            "model": model_label(card),
+                            "model": clean(model_label(card)),
                             "readiness": card.scores.get("overall"),
                             "blocking": list(card.gate.get("blocking", [])),
                         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..scorecard import Scorecard
+from ..text import NAME_CHARS, clean
 from ._common import STATUS_WORD
 
 STATUS_STYLE = {
@@ -22,7 +23,9 @@ MAX_REASONS = 5
 
 def verdict_line(scorecard: Scorecard) -> str:
     model = scorecard.model
-    name = f"{model.get('name')}" + (f" {model['version']}" if model.get("version") else "")
+    name = clean(model.get("name"), NAME_CHARS) + (
+        f" {clean(model['version'], NAME_CHARS)}" if model.get("version") else ""
+    )
     counts = scorecard.counts()
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("pass", "fail", "error", "inconclusive", "waived", "skip") if counts.get(s)
@@ -45,16 +48,18 @@ def mlts_line(scorecard: Scorecard) -> str | None:
 def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
     if not quiet:
         for c in scorecard.checks:
-            out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {c.message}\n")
+            out.write(
+                f"{clean(c.id):<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {clean(c.title)}: {clean(c.message)}\n"
+            )
     out.write(verdict_line(scorecard) + "\n")
     if not quiet and (line := mlts_line(scorecard)):
-        out.write(line + "\n")
+        out.write(clean(line) + "\n")
     for line in _notes(scorecard):
         out.write(f"  - {line}\n")
 
 
 def _notes(scorecard: Scorecard) -> list[str]:
-    """Why the gate blocked, and waivers worth a look (unused ones can be removed)."""
+    """Why the gate blocked, and waivers worth a look (unused ones can be removed); each line cleaned."""
     lines = list(scorecard.gate.get("reasons", [])) if not scorecard.released else []
     if len(lines) > MAX_REASONS:  # root causes come first (see gate.decide); the rest are usually consequences
         rest = [reason.split(" ", 1)[0] for reason in lines[MAX_REASONS:]]
@@ -63,7 +68,7 @@ def _notes(scorecard: Scorecard) -> list[str]:
         if w.get("state") == "unused":
             lines.append(f"waiver for {w['check']} is unused: {w.get('note', '')}")
     lines.extend(scorecard.bundle.get("notes", []))  # e.g. "model-only run: ..." (readiness/formats)
-    return lines
+    return [clean(line) for line in lines]
 
 
 def rich_table(scorecard: Scorecard, console: object) -> None:
@@ -75,16 +80,16 @@ def rich_table(scorecard: Scorecard, console: object) -> None:
         table.add_column(col, overflow="fold")
     for c in scorecard.checks:
         table.add_row(
-            c.id,
+            Text(clean(c.id)),
             Text(STATUS_WORD[c.status], style=STATUS_STYLE[c.status]),
             c.severity,
-            c.title,
-            c.message,
+            Text(clean(c.title)),  # Text, not str: bundle text is never read as rich markup
+            Text(clean(c.message)),
         )
     console.print(table)  # type: ignore[attr-defined]
     style = "bold green" if scorecard.released else "bold red"
     console.print(Text(verdict_line(scorecard), style=style))  # type: ignore[attr-defined]
     if line := mlts_line(scorecard):
-        console.print(line, markup=False, highlight=False)  # type: ignore[attr-defined]
+        console.print(clean(line), markup=False, highlight=False)  # type: ignore[attr-defined]
     for line in _notes(scorecard):
         console.print(f"  - {line}", markup=False, highlight=False)  # type: ignore[attr-defined]
