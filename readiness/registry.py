@@ -46,6 +46,10 @@ class Result:
     message: str
     measured: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Ids of the checks whose failure would explain this one (an `error` that could not run because
+    # of, e.g., SCH001), most likely first. The gate folds the result under the first of them that
+    # did not pass, instead of listing it as a finding of its own.
+    caused_by: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -88,8 +92,11 @@ def errored(
     message: str,
     measured: Mapping[str, Any] | None = None,
     evidence: Mapping[str, Any] | None = None,
+    *,
+    caused_by: Iterable[str] = (),
 ) -> Result:
-    return Result("error", message, dict(measured or {}), dict(evidence or {}))
+    """The check could not run. `caused_by` names the checks whose failure explains it (e.g. ["SCH001"])."""
+    return Result("error", message, dict(measured or {}), dict(evidence or {}), list(caused_by))
 
 
 CheckFunc = Callable[["Context"], Result]

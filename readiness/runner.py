@@ -67,9 +67,9 @@ def _missing_requirement(ctx: Context, requirement: str) -> Result | None:
                 return failed(f"{exc}; the serving config marks its providers as required")
             return skipped(f"{exc}; nothing was measured on another provider")
         except UnsafeExternalData as exc:
-            return errored(f"refused to load the model: {exc} (see SEC001)")
+            return errored(f"refused to load the model: {exc} (see SEC001)", caused_by=["SEC001"])
         except ModelLoadError as exc:
-            return errored(f"cannot run: {exc} (see ART001)")
+            return errored(f"cannot run: {exc} (see ART001)", caused_by=["ART001", "ART002", "SEC003"])
     return None
 
 
@@ -86,16 +86,17 @@ def _call(spec: CheckSpec, ctx: Context) -> Result:
     except ProviderUnavailable as exc:
         return skipped(str(exc))
     except ModelLoadError as exc:
-        return errored(f"cannot run: {exc} (see ART001)")
+        return errored(f"cannot run: {exc} (see ART001)", caused_by=["ART001", "ART002", "SEC003"])
     except UnsafeExternalData as exc:
-        return errored(f"refused to load the model: {exc} (see SEC001)")
+        return errored(f"refused to load the model: {exc} (see SEC001)", caused_by=["SEC001"])
     except OutputMismatch as exc:
         return errored(str(exc))
     except Exception as exc:  # noqa: BLE001 - isolation: a crashing check is an error result
         if type(exc).__module__.startswith("onnxruntime"):
             # The model refused the rows as the serving contract feeds them: a finding, not a bug in the check.
             return errored(
-                f"the model cannot score rows fed as the serving config declares them: {exc} (see SCH001/SCH002)"
+                f"the model cannot score rows fed as the serving config declares them: {exc} (see SCH001/SCH002)",
+                caused_by=["SCH001", "SCH002"],
             )
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         return errored(f"check crashed: {type(exc).__name__}: {exc}", evidence={"traceback": "".join(tb[-6:])})

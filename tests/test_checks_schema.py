@@ -58,9 +58,17 @@ def test_sch001_blocks_the_not_ready_example(tmp_path):
     module.build(tmp_path / "not-ready")
     ids = [s.id for s in default_registry() if not s.id.startswith("LAT")]
     card, _ = evaluate(tmp_path / "not-ready", select=ids)
-    rec = {c.id: c for c in card.checks}["SCH001"]
-    assert rec.status == "fail" and "serving dtype float64 but the model takes float32" in rec.message
+    rec = {c.id: c for c in card.checks}
+    assert (
+        rec["SCH001"].status == "fail" and "serving dtype float64 but the model takes float32" in rec["SCH001"].message
+    )
     assert not card.gate["released"] and "SCH001" in card.gate["blocking"]
+    # one root cause: every check that could not score a row is folded under SCH001, not blocking on its own
+    assert card.gate["blocking"] == ["SCH001"], card.gate["reasons"]
+    folded = card.gate["causes"]["SCH001"]
+    assert {"QLT001", "SCH004", "ROB002", "RPR001", "RPR003"} <= set(folded)
+    assert all(rec[c].status == "error" for c in folded)  # they still count as not passed
+    assert f"because of it {len(folded)} other check(s) could not run" in card.gate["reasons"][0]
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def qlt001(ctx: Context) -> Result:
     try:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
-        return errored(str(exc))
+        return errored(str(exc), caused_by=["SCH001", "SCH002"])
     names = [primary] + [n for n in bars if n != primary]
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
@@ -233,7 +233,7 @@ def qlt002(ctx: Context) -> Result:
     try:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
-        return errored(str(exc))
+        return errored(str(exc), caused_by=["SCH001", "SCH002"])
     resamples = int(ctx.threshold("bootstrap_resamples", 1000))
     confidence = float(ctx.threshold("confidence", 0.95))
     measured: dict[str, Any] = {}
@@ -331,7 +331,7 @@ def qlt003(ctx: Context) -> Result:
     try:
         pred = _reference_predictions(ctx)
     except _CannotScore as exc:
-        return errored(str(exc))
+        return errored(str(exc), caused_by=["SCH001", "SCH002"])
     trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}

@@ -104,7 +104,7 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot read the graph's inputs: {exc} (see ART001)")
+        return errored(f"cannot read the graph's inputs: {exc} (see ART001)", caused_by=["ART001"])
     initializers = {t.name for t in proto.graph.initializer}
     graph_in = _signature(proto.graph.input, initializers)
     graph_out = _signature(proto.graph.output)
@@ -439,7 +439,10 @@ def outputs_honour_kind(ctx: Context) -> Result:
     except SkipCheck:
         raise
     except Exception as exc:  # noqa: BLE001 - onnxruntime refuses feeds that break the contract
-        return errored(f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)")
+        return errored(
+            f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)",
+            caused_by=["SCH001", "SCH002"],
+        )
     problems: list[str] = []
     stats: dict[str, Any] = {}
     for spec in ctx.outputs:
