@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import SEVERITY_RANK
 from .context import Context
 from .errors import ModelLoadError, OutputMismatch, SkipCheck
 from .registry import REQUIREMENTS, CheckSpec, Result, errored, failed, skipped
@@ -142,7 +143,10 @@ class Runner:
             )
         else:
             result = box[0]
-        run = CheckRun(spec, self.severities.get(spec.id, spec.severity), result, duration)
+        severity = self.severities.get(spec.id, spec.severity)
+        if result.severity is not None and SEVERITY_RANK[result.severity] < SEVERITY_RANK[severity]:
+            severity = result.severity  # a finding may be less grave than its check, never graver
+        run = CheckRun(spec, severity, result, duration)
         if self.listener:
             self.listener("end", spec, run)
         return run
