@@ -9,6 +9,7 @@ a machine-wide lock (`machine_lock`) so that two readiness runs never time at on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 import threading
 import time
@@ -21,9 +22,10 @@ from typing import Any
 from .config import SEVERITY_RANK
 from .context import Context
 from .errors import ModelLoadError, OutputMismatch, SkipCheck
-from .registry import REQUIREMENTS, CheckSpec, Result, errored, failed, skipped
+from .registry import REQUIREMENTS, CheckSpec, Result, checking, errored, failed, skipped
 from .runtime import ProviderUnavailable
 from .security import UnsafeExternalData
+from .vocabulary import jsonable
 
 
 @dataclass
@@ -106,6 +108,11 @@ def _call(spec: CheckSpec, ctx: Context) -> Result:
     return result
 
 
+def _call_as(spec: CheckSpec, ctx: Context) -> Result:
+    with checking(spec):  # ctx.threshold reads the running check's own thresholds
+        return _call(spec, ctx)
+
+
 class Runner:
     def __init__(
         self,
@@ -129,7 +136,7 @@ class Runner:
         box: list[Result] = []
         start = time.perf_counter()
         thread = threading.Thread(
-            target=lambda: box.append(_call(spec, self.ctx)),
+            target=lambda: box.append(_call_as(spec, self.ctx)),
             name=f"readiness-{spec.id}",
             daemon=True,
         )
@@ -143,6 +150,8 @@ class Runner:
             )
         else:
             result = box[0]
+        # One JSON spelling for every check's numbers (numpy types, NaN/inf, paths), applied here once.
+        result = dataclasses.replace(result, measured=jsonable(result.measured), evidence=jsonable(result.evidence))
         severity = self.severities.get(spec.id, spec.severity)
         if result.severity is not None and SEVERITY_RANK[result.severity] < SEVERITY_RANK[severity]:
             severity = result.severity  # a finding may be less grave than its check, never graver
