@@ -42,6 +42,7 @@ WARMUP_WINDOW_NS = 20_000_000  # a warm-up window lasts about 20 ms (at least MI
 MIN_WINDOW = 10
 CHUNK_BYTES = 32 * 1024 * 1024  # request rows converted to tensors at a time: at most about this many bytes
 CHUNK_MIN_BATCHES = 4
+CHUNK_MAX_BATCHES = 256
 
 
 # --------------------------------------------------------------------------- compact raw times
@@ -108,7 +109,8 @@ class RequestRows:
     Rows are visited in a seeded random order that is reshuffled after each full pass
     (so rows are resampled when there are more calls than rows, and every row is timed
     before any is timed twice). They are converted to input tensors one chunk at a time
-    (about `CHUNK_BYTES`, a whole number of batches), so memory stays bounded whatever
+    (at most about `CHUNK_BYTES`, and at most `CHUNK_MAX_BATCHES` batches, spanning several
+    passes over small data), so memory stays bounded whatever
     the size of the data; a batch is a C-contiguous slice of the converted chunk, taken
     before the clock starts. `distinct_rows` counts the rows served since `reset_count`.
     """
@@ -123,8 +125,10 @@ class RequestRows:
         self._next = 0
         first = rt.to_feeds(frame.iloc[:batch_size] if batch_size <= self.n else frame, inputs)
         row_bytes = max(1, sum(arr.nbytes for arr in first.values()) // max(1, min(batch_size, self.n)))
-        batches = max(CHUNK_MIN_BATCHES, CHUNK_BYTES // (row_bytes * batch_size))
-        self.chunk_rows = batch_size * int(min(batches, max(CHUNK_MIN_BATCHES, -(-self.n // batch_size))))
+        # Refills are rare (every CHUNK_MAX_BATCHES calls when rows are small, so a timer's cache is
+        # disturbed as seldom as another's whatever the size of its data) and bounded in bytes.
+        batches = min(CHUNK_MAX_BATCHES, max(CHUNK_MIN_BATCHES, CHUNK_BYTES // (row_bytes * batch_size)))
+        self.chunk_rows = batch_size * int(batches)
         self._chunk: dict[str, np.ndarray] = {}
         self._chunk_rows = np.empty(0, dtype=np.int64)
         self._pos = 0

@@ -191,7 +191,7 @@ def test_rpr003_skips_xgboost_source_when_xgboost_is_missing(tmp_path, monkeypat
     (bundle / "model.json").write_text("{}")
     result = run(bundle, "RPR003")[0]["RPR003"]
     assert result.status == "skip"
-    assert "xgboost is not installed" in result.message
+    assert "xgboost is not installed" in result.message and "readiness[xgboost]" in result.message
 
 
 def _naively_rounded_tree(tmp_path: Path, ulps: int | None) -> Path:
