@@ -230,7 +230,7 @@ class Context:
             rng = self.rng("sample_frame")
             if self.bundle.schema is not None:
                 return synth.from_schema(self.bundle.schema, self.feature_columns, self.SAMPLE_ROWS, rng)
-            return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng)
+            return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng, scales=synth.graph_scales(self))
 
         return self.memo("context:sample_frame", build)
 

@@ -65,12 +65,16 @@ _TEMPLATE = """<!doctype html>
 <title>readiness fleet: {{ headline }}</title>
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 1rem; color: #1b1f24; }
-h1 { font-size: 1.3rem; } table { border-collapse: collapse; width: 100%; }
+h1 { font-size: 1.3rem; } table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+td { overflow-wrap: anywhere; } th:nth-child(1) { width: 7rem; } th:nth-child(3) { width: 6.5rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: .4rem .5rem; text-align: left; vertical-align: top; }
 th { cursor: pointer; background: #f6f8fa; user-select: none; } th::after { content: " \\2195"; color: #8c959f; }
 .verdict { font-weight: 700; white-space: nowrap; } .released { color: #1a7f37; } .blocked { color: #cf222e; }
 .error { color: #9a6700; } ul { margin: 0; padding-left: 1.1rem; } .muted { color: #57606a; }
-@media (max-width: 640px) { td:nth-child(4), th:nth-child(4) { display: none; } }
+@media (max-width: 640px) {
+  body { margin: .5rem; font-size: 14px; } td:nth-child(4), th:nth-child(4) { display: none; }
+  th:nth-child(1) { width: 5.6rem; } th:nth-child(3) { width: 5rem; } th, td { padding: .35rem .3rem; }
+}
 </style></head><body>
 <h1 id="headline" class="{{ 'released' if exit_code == 0 else 'blocked' }}">{{ headline }}</h1>
 <p class="muted">{{ jobs }} job(s); wall {{ wall }} s for {{ total }} s of bundle time. Click a column to sort.</p>
