@@ -152,8 +152,7 @@ def _yaml_scalar(value: Any) -> str:
 
 def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any] | None) -> tuple[str, list[str]]:
     """A serving.yaml derived from the graph; every value commented."""
-    from .formats import assign_features
-    from .formats._graph import graph_contract, graph_inputs, load_proto
+    from .contract import assign_features, graph_contract, graph_inputs, load_proto
 
     contract = graph_contract(model_path)
     if contract is None:
@@ -371,7 +370,7 @@ def _primary_metric(task: str | None) -> str:
 
 
 def _metadata(model_path: Path) -> dict[str, str]:
-    from .formats._graph import load_proto
+    from .contract import load_proto
 
     proto = load_proto(model_path)
     return {p.key: p.value for p in proto.metadata_props} if proto is not None else {}
@@ -385,12 +384,18 @@ def init_bundle(
     target: str | None = None,
     source: str | os.PathLike[str] | None = None,
     force: bool = False,
+    root: str | os.PathLike[str] | None = None,
 ) -> InitResult:
     """Write readiness.toml, serving.yaml and (with data) schema.yaml next to MODEL.
 
-    `source` names the trained model before export, inside the model's directory; it is
-    recorded as `[model].source` (nothing is loaded here)."""
+    The data sample the manifest will name must lie inside the workspace root (ROOT, else the
+    model's git work tree, else its directory), as `readiness check` requires. `source` names
+    the trained model before export, inside the model's directory; it is recorded as
+    `[model].source` (nothing is loaded here)."""
     from .bundle import load_table
+    from .workspace import confine, find_root
+
+    workspace_option = root
 
     model_path = Path(model).resolve()
     if not model_path.is_file():
@@ -412,6 +417,14 @@ def init_bundle(
     data_rel = None
     review: list[str] = []
     if data is not None:
+        workspace = find_root(model_path.parent, workspace_option)
+        confine(
+            data,
+            base=Path.cwd(),
+            root=workspace,
+            file=None,
+            key="--data",
+        )
         data_path = Path(data).resolve()
         if not data_path.is_file():
             raise BundleError(data, "--data", "no such file", "pass a CSV or Parquet sample of the model's inputs")
@@ -471,7 +484,15 @@ def init_bundle(
     help="The trained model before export (.skops, XGBoost .json/.ubj, LightGBM .txt), for RPR003's export parity.",
 )
 @click.option("--force", is_flag=True, help="Overwrite readiness.toml, serving.yaml and schema.yaml if they exist.")
-def init_command(model: Path, data: Path | None, target: str | None, source: Path | None, force: bool) -> None:
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root the data sample must lie in (default: the model's git work tree, else its directory).",
+)
+def init_command(
+    model: Path, data: Path | None, target: str | None, source: Path | None, force: bool, root: Path | None
+) -> None:
     """Write a starter bundle next to MODEL: readiness.toml, serving.yaml and, with --data, schema.yaml.
 
     Every generated value is commented so you know what to review. Existing files are
@@ -483,7 +504,7 @@ def init_command(model: Path, data: Path | None, target: str | None, source: Pat
       readiness check .
     """
     try:
-        result = init_bundle(model, data=data, target=target, source=source, force=force)
+        result = init_bundle(model, data=data, target=target, source=source, force=force, root=root)
     except BundleError as exc:
         click.echo(f"readiness: error: {exc}", err=True)
         sys.exit(2)

@@ -72,6 +72,7 @@ def noisy_candidate(example_bundle: Path, noisy_model_bytes: bytes) -> Path:
     """The noisy model in a copy of the example bundle, with the example as its baseline."""
     cand = example_bundle.parent / "candidate"
     shutil.copytree(example_bundle, cand)
+    (example_bundle.parent / ".git").mkdir(exist_ok=True)  # the workspace root holds both bundles
     (cand / "model.onnx").write_bytes(noisy_model_bytes)
     _set_baseline(cand, "../breast-cancer/readiness.toml")
     return cand
@@ -138,6 +139,7 @@ def test_qlt002_fails_a_worse_candidate_against_the_example_baseline(noisy_candi
 def test_qlt002_passes_a_copy_of_the_example_against_itself(example_bundle):
     copy = example_bundle.parent / "copy"
     shutil.copytree(example_bundle, copy)
+    (example_bundle.parent / ".git").mkdir(exist_ok=True)  # the workspace root holds both bundles
     _set_baseline(copy, "../breast-cancer/readiness.toml")
     record = _run(copy, "QLT002").check("QLT002")
     assert record.status == "pass", record.message

@@ -23,7 +23,7 @@ from ..errors import SkipCheck
 from ..placeholders import is_placeholder, model_only
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
-from ..sources import SKOPS_TRUSTED_MODULES
+from ..sources import SKOPS_ALLOWED_TYPES
 from ..vocabulary import jsonable
 
 CATEGORY = "reproducibility"
@@ -518,11 +518,7 @@ def probe_evidence(ctx: Context, atol: float, rtol: float) -> list[dict[str, Any
             max_rows=int(ctx.threshold("parity_probe_rows")),
             rng=ctx.rng("RPR003:probes"),
         )
-        rounded = (
-            probes.rounded_up_thresholds(source.model, ctx.feature_columns)
-            if source.kind in ("skops", "pickle")
-            else {}
-        )
+        rounded = probes.rounded_up_thresholds(source, ctx.feature_columns)
         ulps = float(ctx.threshold("parity_threshold_ulps"))
         deadline = time.monotonic() + float(ctx.threshold("parity_probe_seconds"))
         out: list[dict[str, Any]] = []
@@ -690,7 +686,7 @@ def export_parity(ctx: Context) -> Result:
     }
     evidence: dict[str, Any] = {
         "source": source.description,
-        "skops_allow_listed_modules": list(SKOPS_TRUSTED_MODULES),
+        "skops_allowed_types": sorted(SKOPS_ALLOWED_TYPES),
         "tolerance": {"atol": atol, "rtol": rtol, "task": task},
         "comparison": _public(diff),
     }
