@@ -80,6 +80,45 @@ def _report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _endpoint_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the live-endpoint checks (SRV); the URL is never read from the bundle."""
+    options = [
+        click.option(
+            "--endpoint",
+            metavar="URL",
+            default=None,
+            help="Base URL of a running Open Inference Protocol (KServe v2) server to check as well "
+            "(SRV checks); default: $READINESS_ENDPOINT. Never read from the bundle.",
+        ),
+        click.option(
+            "--endpoint-auth-env",
+            metavar="NAME",
+            default=None,
+            help="Name of an environment variable holding the Authorization header value (a bare token "
+            "is sent as 'Bearer TOKEN').",
+        ),
+        click.option(
+            "--endpoint-timeout",
+            type=click.FloatRange(min=0.01),
+            default=2.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Connect timeout for every request to the endpoint.",
+        ),
+        click.option(
+            "--load-workers",
+            type=click.IntRange(min=0, max=256),
+            default=0,
+            show_default=True,
+            metavar="N",
+            help="SRV003: run N local Locust workers under a master (0: one process).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[str, Path]]:
     from . import reports
 
@@ -131,6 +170,7 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
     help="Seed for every random choice; same seed, same scorecard.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
+@_endpoint_options
 @_guard
 def check(
     path: Path,
@@ -140,6 +180,10 @@ def check(
     trust: bool,
     seed: int,
     quiet: bool,
+    endpoint: str | None,
+    endpoint_auth_env: str | None,
+    endpoint_timeout: float,
+    load_workers: int,
     **report_paths: Path | None,
 ) -> None:
     """Run the readiness checks on the bundle at PATH and gate the release.
@@ -153,9 +197,13 @@ def check(
       readiness check examples/breast-cancer --json out/scorecard.json
       readiness check . --select ART,SEC --fail-on blocker
     """
+    from . import endpoint as _endpoint
     from .engine import evaluate
     from .reports import terminal
 
+    live = _endpoint.resolve(
+        endpoint, auth_env=endpoint_auth_env, connect_timeout_s=endpoint_timeout, load_workers=load_workers
+    )
     interactive = sys.stderr.isatty() and not quiet
     listener, progress = _progress(interactive, quiet)
     try:
@@ -167,6 +215,7 @@ def check(
             ignore=_split(ignore),
             fail_on=fail_on,
             listener=listener,
+            endpoint=live,
         )
     finally:
         if progress is not None:

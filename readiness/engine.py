@@ -117,6 +117,7 @@ def evaluate(
     listener: Listener | None = None,
     today: _dt.date | None = None,
     context: Context | None = None,  # reuse a Context made earlier for this bundle (pytest plugin)
+    endpoint: Any = None,  # readiness.endpoint.EndpointOptions: the live server the SRV checks talk to
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard (and the context used)."""
     started = time.time()
@@ -124,7 +125,11 @@ def evaluate(
     registry = registry if registry is not None else default_registry()
     _validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)
-    ctx = context if context is not None else Context(bundle, seed=seed, thresholds=registry.thresholds())
+    ctx = (
+        context
+        if context is not None
+        else Context(bundle, seed=seed, thresholds=registry.thresholds(), endpoint=endpoint)
+    )
     runner = Runner(
         ctx,
         timeout_s=bundle.manifest.checks.timeout_s,
@@ -192,7 +197,7 @@ def build_scorecard(
         scores=score,
         checks=records,
         waivers=waivers,
-        environment=environment(bundle),
+        environment=_with_endpoint(environment(bundle), ctx),
         bundle={
             "manifest": bundle.manifest_path.name if bundle.manifest_path else None,
             "manifest_uri": manifest_uri(bundle.manifest_path),
@@ -216,6 +221,14 @@ def build_scorecard(
             "selected": [r.spec.id for r in runs],
         },
     )
+
+
+def _with_endpoint(env: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The live endpoint (URL without credentials, server name and version) when --endpoint was given."""
+    endpoint = getattr(ctx, "endpoint", None)
+    if endpoint is not None:
+        env["endpoint"] = endpoint.environment()
+    return env
 
 
 def _safe(fn: Any) -> bool:

@@ -123,6 +123,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Allow loading code from the bundles (pickle/joblib sources, module:attr schemas).",
     )
+    group.addoption(
+        "--readiness-endpoint",
+        default=None,
+        metavar="URL",
+        help="Base URL of a running Open Inference Protocol server for the SRV checks "
+        "(default: $READINESS_ENDPOINT; never read from a bundle).",
+    )
+    group.addoption(
+        "--readiness-endpoint-auth-env",
+        default=None,
+        metavar="NAME",
+        help="Name of an environment variable holding the endpoint's Authorization header value.",
+    )
     parser.addini(
         "readiness_bundles",
         type="paths",
@@ -237,7 +250,14 @@ class BundleRun:
             from .context import Context
 
             assert self.bundle is not None and self.registry is not None
-            self._ctx = Context(self.bundle, seed=self.plugin.seed, thresholds=self.registry.thresholds())
+            from .endpoint import resolve
+
+            self._ctx = Context(
+                self.bundle,
+                seed=self.plugin.seed,
+                thresholds=self.registry.thresholds(),
+                endpoint=resolve(self.plugin.endpoint_url, auth_env=self.plugin.endpoint_auth_env),
+            )
         return self._ctx
 
     def evaluate(self, session: pytest.Session) -> None:
@@ -312,6 +332,8 @@ class ReadinessPlugin:
         self.seed: int = config.getoption("readiness_seed")
         self.fail_on: str | None = config.getoption("readiness_fail_on")
         self.trust: bool = config.getoption("readiness_trust")
+        self.endpoint_url: str | None = config.getoption("readiness_endpoint")
+        self.endpoint_auth_env: str | None = config.getoption("readiness_endpoint_auth_env")
         self._manifests: dict[Path, BundleRun] | None = None
         self._registry: Registry | None = None
         self.written: list[str] = []
