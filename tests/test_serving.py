@@ -114,6 +114,11 @@ def test_clean_server_passes_every_srv_check(tmp_path: Path, server: str) -> Non
     load = next(c for c in card.checks if c.id == "SRV003")
     assert load.measured["requests"] == 50 and load.measured["batch_1"]["samples"] == 50
     assert load.evidence["raw_times"]["batch_1"]["count"] == 50  # every call recorded, for the bounds
+    from readiness.reports import html
+
+    page = html.render(card)  # the serving section: server, latency under load against the SLO, parity
+    section = page[page.index('<section id="serving">') :]
+    assert "kserve" in section and "SLO budget" in section and "label agreement" in section
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ CATEGORY_ORDER = (
     "latency",
     "quality",
     "operational",
+    "serving",
 )
 # ML Test Score interpretation (Breck et al. 2017, table 1): (upper bound of score, meaning).
 MLTS_BANDS = (
