@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean browsers
+.PHONY: venv demo test lint format bench clean browsers docs typecheck
 
 venv: $(STAMP)
 
@@ -23,10 +23,20 @@ demo: venv
 	@echo "--- a bundle that is NOT ready (the gate must block it):"
 	$(BIN)/readiness check examples/not-ready --quiet --json out/not-ready.json; test $$? -eq 1
 
+# The suite also type-checks the public API (mypy), builds docs/ strictly and checks that the
+# generated check reference is current (tests/test_docs.py), so a plain pytest run catches them too.
 test: venv browsers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+typecheck: venv
+	$(BIN)/mypy
+
+# Build the documentation into site/ (offline; `$(BIN)/mkdocs serve` to browse it).
+docs: venv
+	$(BIN)/python docs/gen_checks.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint:
 	$(BIN)/ruff check --fix .
@@ -36,7 +46,7 @@ bench: venv
 	$(BIN)/python benchmarks/check_example.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache site
 
 # Headless Chromium and its driver for the HTML scorecard's browser test (Debian packages).
 # Best effort: where they cannot be installed, that test is skipped and says why.

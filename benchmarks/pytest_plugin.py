@@ -31,12 +31,12 @@ from readiness import check, passed
 
 @check("BENCHA001", "evidence A", category="quality", severity="major")
 def a(ctx):
-    ctx.memo("a", lambda: time.sleep(0.5))
+    ctx.memo("bench:a", lambda: time.sleep(0.5))
     return passed("ok")
 
 @check("BENCHB001", "evidence B", category="latency", severity="major")
 def b(ctx):
-    ctx.memo("b", lambda: time.sleep(0.5))
+    ctx.memo("bench:b", lambda: time.sleep(0.5))
     return passed("ok")
 
 def pytest_readiness_checks(config):

@@ -180,7 +180,7 @@ def load_serving(path: Path) -> ServingConfig:
             path,
             None,
             "serving config must be a mapping with `inputs` and `outputs`",
-            "see DESIGN.md §3 for the layout",
+            "see docs/reference/serving.md for the layout",
         )
     try:
         return ServingConfig.model_validate(data)

@@ -14,9 +14,10 @@ import click
 
 from . import __version__
 from .errors import BundleError, ReadinessError
+from .vocabulary import REPORT_FORMATS, SEVERITIES
 
 EXIT_RELEASED, EXIT_BLOCKED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-REPORT_OPTIONS = ("json", "html", "markdown", "junit", "sarif")
+REPORT_OPTIONS = tuple(REPORT_FORMATS)
 
 
 def _fail(message: str, code: int) -> None:
@@ -153,7 +154,7 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["blocker", "major", "minor", "info"]),
+    type=click.Choice(list(SEVERITIES)),
     default=None,
     help="Lowest severity whose failure blocks release (default: [policy].fail_on).",
 )

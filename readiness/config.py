@@ -12,11 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BundleError
+from .vocabulary import SEVERITIES, SEVERITY_RANK, Severity  # noqa: F401 - re-exported for older imports
 
-Severity = Literal["blocker", "major", "minor", "info"]
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
-SEVERITIES: tuple[str, ...] = ("blocker", "major", "minor", "info")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info 0 .. blocker 3
 
 
 class _Strict(BaseModel):
@@ -306,5 +304,5 @@ def validation_to_bundle_error(
         file,
         None,
         "; ".join(problems),
-        "correct the key(s) named above; see DESIGN.md §2/§3 or `readiness explain`",
+        "correct the key(s) named above; every key is listed in docs/reference/manifest.md and docs/reference/serving.md",
     )

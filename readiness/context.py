@@ -2,7 +2,8 @@
 
 Expensive evidence (the inference session, predictions on the reference data) is
 computed once, on first use, and shared by every check that needs it. Checks add
-their own shared evidence with `ctx.memo(key, factory)`.
+their own shared evidence with `ctx.memo("yourpackage:name", factory)`: keys carry
+a namespace, so two packages never read each other's evidence by accident.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from . import runtime as rt
 from .bundle import Bundle
 from .config import InputSpec, OutputSpec, ServingConfig
 from .errors import ModelLoadError, SkipCheck
+from .onnx_model import OnnxModel
+from .registry import current_check
 from .security import UnsafeExternalData
 
 T = TypeVar("T")
@@ -46,11 +49,16 @@ class Context:
         self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created"
 
     # ------------------------------------------------------------------ generic cache
-    def memo(self, key: Any, factory: Callable[[], T]) -> T:
+    def memo(self, key: str | tuple[Any, ...], factory: Callable[[], T]) -> T:
         """Compute `factory()` once per run and share it with every check asking for `key`.
 
+        `key` is namespaced: a string `"namespace:name"` (e.g. `"acme:licence_scan"`), or a
+        tuple whose first item is such a string (`("acme:scan", depth)`) when the evidence
+        depends on parameters. Use your package's name as the namespace; readiness' own
+        evidence lives under `context:`, `onnx:` and one short prefix per check category.
         A factory that raises is re-raised to every caller without being re-run.
         """
+        _check_memo_key(key)
         with self._lock:
             if key in self._memo:
                 value = self._memo[key]
@@ -68,10 +76,22 @@ class Context:
             return self._memo[key]
 
     def threshold(self, name: str, default: Any = None) -> Any:
-        """A named number from `[policy.thresholds]`, else the check's declared default."""
+        """A named number the running check reads: from the manifest, else the check's declared default.
+
+        Looked up, first hit wins: `[policy.thresholds.<CHECK ID>]` (for this check only),
+        `[policy.thresholds]` (every check declaring `name`), the running check's own
+        `@check(thresholds=...)` default, any installed check's default, then `default`.
+        """
         configured = self.manifest.policy.thresholds
+        spec = current_check()
+        if spec is not None:
+            scoped = configured.get(spec.id)
+            if isinstance(scoped, dict) and name in scoped:
+                return scoped[name]
         if name in configured:
             return configured[name]
+        if spec is not None and name in spec.thresholds:
+            return spec.thresholds[name]
         return self._threshold_defaults.get(name, default)
 
     def rng(self, salt: str = "") -> np.random.Generator:
@@ -81,12 +101,18 @@ class Context:
         return np.random.default_rng([self.seed, zlib.crc32(salt.encode())])
 
     # ------------------------------------------------------------------ the model
-    @cached_property
-    def model_proto(self) -> Any:
-        """The ONNX ModelProto, without external data (so nothing outside the file is read)."""
-        import onnx
+    @property
+    def onnx(self) -> OnnxModel:
+        """Safe, cached access to the ONNX model: `ctx.onnx.proto`, `.facts`, `.metadata`.
 
-        return onnx.load(str(self.bundle.model_path), load_external_data=False)
+        A model file that is not readable ONNX raises `ModelUnreadable` (the check is `skip`,
+        pointing at ART001), never an arbitrary parser exception."""
+        return OnnxModel(self)
+
+    @property
+    def model_proto(self) -> Any:
+        """The ONNX ModelProto, without external data (same as `ctx.onnx.proto`)."""
+        return self.onnx.proto
 
     @property
     def serving(self) -> ServingConfig | None:
@@ -120,20 +146,20 @@ class Context:
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
                 raise ModelLoadError(f"{self.bundle.model_path.name} cannot be loaded by onnxruntime: {exc}") from exc
 
-        return self.memo("session", load)
+        return self.memo("context:session", load)
 
     # ------------------------------------------------------------------ contract
     @property
     def inputs(self) -> list[InputSpec]:
         if self.serving is not None:
             return list(self.serving.inputs)
-        return self.memo("derived_inputs", lambda: rt.derive_inputs(self.session, self._candidate_columns()))
+        return self.memo("context:derived_inputs", lambda: rt.derive_inputs(self.session, self._candidate_columns()))
 
     @property
     def outputs(self) -> list[OutputSpec]:
         if self.serving is not None:
             return list(self.serving.outputs)
-        return self.memo("derived_outputs", lambda: rt.derive_outputs(self.session))
+        return self.memo("context:derived_outputs", lambda: rt.derive_outputs(self.session))
 
     def _candidate_columns(self) -> list[str] | None:
         ref = self.bundle.reference
@@ -151,7 +177,7 @@ class Context:
     @property
     def max_batch_size(self) -> int:
         if self.serving is None and self.bundle.format == "model-only":
-            return self.memo("model_only_max_batch_size", self._model_only_max_batch_size)
+            return self.memo("context:model_only_max_batch_size", self._model_only_max_batch_size)
         return self.serving.batching.max_batch_size if self.serving else 1
 
     @cached_property
@@ -211,7 +237,7 @@ class Context:
                 return synth.from_schema(self.bundle.schema, self.feature_columns, self.SAMPLE_ROWS, rng)
             return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng)
 
-        return self.memo("sample_frame", build)
+        return self.memo("context:sample_frame", build)
 
     # ------------------------------------------------------------------ predictions
     def predict(self, frame: Any, *, session: Any = None, batch_size: int | None = None) -> rt.Predictions:
@@ -232,17 +258,18 @@ class Context:
     @property
     def reference_predictions(self) -> rt.Predictions:
         """Predictions on the reference data, computed once per run."""
-        return self.memo("reference_predictions", lambda: self.predict(self.features))
+        return self.memo("context:reference_predictions", lambda: self.predict(self.features))
 
     # ------------------------------------------------------------------ baseline
     @property
     def baseline(self) -> Context | None:
         """A context over the baseline bundle, sharing this run's seed (None without a baseline)."""
-        if self.bundle.baseline is None:
+        baseline = self.bundle.baseline
+        if baseline is None:
             return None
         return self.memo(
-            "baseline_context",
-            lambda: Context(self.bundle.baseline, seed=self.seed, thresholds=self._threshold_defaults),
+            "context:baseline",
+            lambda: Context(baseline, seed=self.seed, thresholds=self._threshold_defaults),
         )
 
     # ------------------------------------------------------------------ model-only runs (readiness/formats)
@@ -256,6 +283,15 @@ class Context:
             return 1
         dynamic = bool(inputs) and all(spec.shape and spec.shape[0] == -1 for spec in inputs)
         return self.MODEL_ONLY_MAX_BATCH_SIZE if dynamic else 1
+
+
+def _check_memo_key(key: Any) -> None:
+    head = key[0] if isinstance(key, tuple) and key else key
+    if not (isinstance(head, str) and ":" in head.strip(":")):
+        raise ValueError(
+            f"memo key {key!r} has no namespace: use 'yourpackage:name' (or a tuple starting with one), "
+            "so evidence from different packages never collides"
+        )
 
 
 class _Failure:

@@ -71,20 +71,9 @@ def selected_checks(
 
 
 def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
-    import difflib
-
     file = bundle.manifest_path
-    known = registry.thresholds()
-    for name in bundle.manifest.policy.thresholds:
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise BundleError(
-                file,
-                f"[policy.thresholds].{name}",
-                f"unknown threshold; {hint}known: {', '.join(sorted(known))}",
-                "remove it or use a known name",
-            )
+    for key, problem, fix in registry.threshold_problems(bundle.manifest.policy.thresholds):
+        raise BundleError(file, f"[policy.thresholds].{key}", problem, fix)
     for key, where in [(i, "[checks.severity]") for i in bundle.manifest.checks.severity] + [
         (w.check, "[[waivers]].check") for w in bundle.manifest.waivers
     ]:

@@ -46,6 +46,15 @@ class SkipCheck(Exception):
     """Raised inside a check to mark it `skip`: an input it needs is absent."""
 
 
+class ModelUnreadable(SkipCheck):
+    """The model file is not a parsable ONNX protobuf. Raised by `ctx.onnx`; a check reading the
+    model is then `skip`, pointing at ART001 (which fails it). `reason` is the bare cause."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason} (see ART001)")
+
+
 class ModelLoadError(Exception):
     """The ONNX model could not be loaded into an inference session."""
 

@@ -1,4 +1,4 @@
-"""The release gate (policy + waivers) and the readiness scores. DESIGN.md section 5."""
+"""The release gate (policy + waivers) and the readiness scores (docs/reference/scorecard.md)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import SEVERITY_RANK, Waiver
+from .config import Waiver
 from .runner import CheckRun
+from .vocabulary import BLOCKING_STATUSES, SEVERITY_RANK, SEVERITY_WEIGHTS
 
-WEIGHTS = {"blocker": 10.0, "major": 5.0, "minor": 2.5, "info": 0.0}
-BLOCKING_STATUSES = ("fail", "error", "inconclusive")
+WEIGHTS = SEVERITY_WEIGHTS
 WAIVABLE_STATUSES = BLOCKING_STATUSES
 
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .vocabulary import MLTS_BANDS, mlts_band
+
 SECTIONS: tuple[str, ...] = ("Data", "Model", "Infra", "Monitor")
 SECTION_TITLES: dict[str, str] = {
     "Data": "Tests for features and data",
@@ -86,15 +88,7 @@ TESTS: tuple[MLTest, ...] = tuple(
 TEST_IDS: frozenset[str] = frozenset(t.id for t in TESTS)
 BY_ID: dict[str, MLTest] = {t.id: t for t in TESTS}
 
-# The paper's interpretation of the final score: (upper bound inclusive, text), checked in order.
-BANDS: tuple[tuple[float, str], ...] = (
-    (0.0, "More of a research project than a productionized system."),
-    (1.0, "Not totally untested, but it is worth considering the possibility of serious holes in reliability."),
-    (2.0, "There's been first pass at basic productionization, but additional investment may be needed."),
-    (3.0, "Reasonably tested, but it's possible that more of those tests and procedures may be automated."),
-    (5.0, "Strong levels of automated testing and monitoring, appropriate for mission-critical systems."),
-    (float("inf"), "Exceptional levels of automated testing and monitoring."),
-)
+BANDS = MLTS_BANDS  # the paper's interpretation of the final score (readiness.vocabulary)
 
 _ALIASES = {
     "data": "Data",
@@ -130,10 +124,8 @@ def unknown_tags(tags: Iterable[str]) -> list[str]:
 
 
 def band(final: float) -> str:
-    for upper, text in BANDS:
-        if final <= upper:
-            return text
-    return BANDS[-1][1]  # pragma: no cover - inf is the last upper bound
+    """The paper's interpretation of a final ML Test Score."""
+    return mlts_band(final)
 
 
 def _get(record: Any, name: str) -> Any:

@@ -43,6 +43,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
+from .vocabulary import REPORT_FORMATS as _REPORT_FORMATS
+from .vocabulary import SEVERITIES
+
 if TYPE_CHECKING:
     from .bundle import Bundle
     from .context import Context
@@ -54,8 +57,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-REPORT_FORMATS = ("json", "html", "markdown", "junit", "sarif")  # as readiness.reports.FORMATS
-FAIL_ON_CHOICES = ("blocker", "major", "minor", "info")
+REPORT_FORMATS = tuple(_REPORT_FORMATS)
+FAIL_ON_CHOICES = SEVERITIES
 MANIFEST_NAME = "readiness.toml"
 MARKER = "readiness"
 

@@ -7,15 +7,17 @@ collects every function decorated with `@check`. Nothing here knows a check by n
 
 from __future__ import annotations
 
+import contextlib
 import re
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .config import SEVERITIES
 from .errors import RegistryError
+from .vocabulary import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from .context import Context
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "readiness.checks"
 ID_PATTERN = re.compile(r"^[A-Z]{2,8}[0-9]{3}$")
 CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
-STATUSES = ("pass", "fail", "error", "skip", "inconclusive", "waived")
 # What a `requires` name needs, and the manifest key that would provide it.
 REQUIREMENTS: dict[str, str] = {
     "session": "a model that loads in onnxruntime (see ART001)",
@@ -94,6 +95,23 @@ def errored(
 
 CheckFunc = Callable[["Context"], Result]
 
+_CURRENT: ContextVar[CheckSpec | None] = ContextVar("readiness_current_check", default=None)
+
+
+def current_check() -> CheckSpec | None:
+    """The check running in this thread (the runner sets it), or None outside a check."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def checking(spec: CheckSpec) -> Iterator[None]:
+    """Mark `spec` as the running check for the duration of the block (`ctx.threshold` reads it)."""
+    token = _CURRENT.set(spec)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -111,9 +129,6 @@ class CheckSpec:
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     exclusive: bool = False  # timing-sensitive: runs alone, after every other check
     origin: str = ""  # module the check came from
-
-    def explain(self) -> str:
-        return self.description.strip().splitlines()[0] if self.description.strip() else self.title
 
 
 def check(
@@ -183,6 +198,9 @@ class Registry:
         existing = self._checks.get(spec.id)
         if existing is not None and existing.func is not spec.func:
             raise RegistryError(f"duplicate check id {spec.id!r}: defined in {existing.origin} and in {spec.origin}")
+        for other in self._checks.values():
+            if other.id != spec.id:
+                _same_threshold_defaults(other, spec)
         self._checks[spec.id] = spec
 
     def add_object(self, obj: Any, origin: str = "") -> int:
@@ -235,12 +253,72 @@ class Registry:
         return self._checks[check_id]
 
     def thresholds(self) -> dict[str, Any]:
-        """Every threshold name some check declares, with its default."""
+        """Every threshold name some check declares, with its default.
+
+        A name two checks share (QLT001 and ROB005 both read `min_metric`) has one meaning,
+        so it must be declared with the same default; `add` refuses a conflicting one."""
         out: dict[str, Any] = {}
+        owner: dict[str, CheckSpec] = {}
         for spec in self:
             for name, default in spec.thresholds.items():
-                out.setdefault(name, default)
+                if name in owner:
+                    _same_threshold_defaults(owner[name], spec)
+                    continue
+                out[name], owner[name] = default, spec
         return out
+
+    def declaring(self, name: str) -> list[str]:
+        """Ids of the checks that declare threshold `name`."""
+        return [spec.id for spec in self if name in spec.thresholds]
+
+    def threshold_problems(self, configured: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """What is wrong with a manifest's `[policy.thresholds]`: (key, problem, fix) per problem.
+
+        A key is either a threshold name some check declares, or a check id whose table
+        sets thresholds for that check only (`[policy.thresholds.QLT001] min_metric = ...`)."""
+        import difflib
+
+        known = self.thresholds()
+        problems: list[tuple[str, str, str]] = []
+        for key, value in configured.items():
+            if ID_PATTERN.match(key):
+                if key not in self._checks:
+                    problems.append((key, "no installed check has this id", "use an id from `readiness list-checks`"))
+                    continue
+                declared = self._checks[key].thresholds
+                if not isinstance(value, Mapping):
+                    problems.append((key, "a check's thresholds are a table", f"write [policy.thresholds.{key}]"))
+                    continue
+                for name in value:
+                    if name not in declared:
+                        listed = ", ".join(sorted(declared)) or "none"
+                        problems.append((f"{key}.{name}", f"{key} declares no such threshold; it reads: {listed}", ""))
+                continue
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                problems.append(
+                    (
+                        key,
+                        f"unknown threshold; {hint}known: {', '.join(sorted(known))}",
+                        "remove it or use a known name",
+                    )
+                )
+        return problems
+
+
+def _same_threshold_defaults(a: CheckSpec, b: CheckSpec) -> None:
+    """Two checks sharing a threshold name must mean the same number: same default, or a clear error."""
+    for name in set(a.thresholds) & set(b.thresholds):
+        da, db = a.thresholds[name], b.thresholds[name]
+        if da != db or type(da) is not type(db):
+            first, second = sorted((a, b), key=lambda s: s.id)
+            raise RegistryError(
+                f"threshold {name!r} is declared by {first.id} ({first.origin or '?'}) with default "
+                f"{first.thresholds[name]!r} and by {second.id} ({second.origin or '?'}) with default "
+                f"{second.thresholds[name]!r}; a shared threshold must have one default, "
+                "so declare it identically or give one check a name of its own"
+            )
 
 
 def default_registry() -> Registry:

@@ -20,9 +20,10 @@ from typing import Any
 
 from .context import Context
 from .errors import ModelLoadError, OutputMismatch, SkipCheck
-from .registry import REQUIREMENTS, CheckSpec, Result, errored, failed, skipped
+from .registry import REQUIREMENTS, CheckSpec, Result, checking, errored, failed, skipped
 from .runtime import ProviderUnavailable
 from .security import UnsafeExternalData
+from .vocabulary import jsonable
 
 
 @dataclass
@@ -104,6 +105,11 @@ def _call(spec: CheckSpec, ctx: Context) -> Result:
     return result
 
 
+def _call_as(spec: CheckSpec, ctx: Context) -> Result:
+    with checking(spec):  # ctx.threshold reads the running check's own thresholds
+        return _call(spec, ctx)
+
+
 class Runner:
     def __init__(
         self,
@@ -127,7 +133,7 @@ class Runner:
         box: list[Result] = []
         start = time.perf_counter()
         thread = threading.Thread(
-            target=lambda: box.append(_call(spec, self.ctx)),
+            target=lambda: box.append(_call_as(spec, self.ctx)),
             name=f"readiness-{spec.id}",
             daemon=True,
         )
@@ -141,6 +147,8 @@ class Runner:
             )
         else:
             result = box[0]
+        # One JSON spelling for every check's numbers (numpy types, NaN/inf, paths), applied here once.
+        result = Result(result.status, result.message, jsonable(result.measured), jsonable(result.evidence))
         run = CheckRun(spec, self.severities.get(spec.id, spec.severity), result, duration)
         if self.listener:
             self.listener("end", spec, run)

@@ -1,4 +1,4 @@
-"""The scorecard: the single, versioned data model of a run (DESIGN.md section 6).
+"""The scorecard: the single, versioned data model of a run (docs/reference/scorecard.md).
 
 Every renderer works from a `Scorecard` and nothing else, so a saved JSON
 scorecard can be re-rendered later (`readiness report`).
@@ -7,12 +7,13 @@ scorecard can be re-rendered later (`readiness report`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from .vocabulary import jsonable
 
 SCHEMA_VERSION = 1
 TIMING_KEYS = frozenset({"duration_s", "started_at", "finished_at"})
@@ -79,7 +80,7 @@ class Scorecard:
             "bundle": self.bundle,
             "run": self.run,
         }
-        return _jsonable(data)
+        return jsonable(data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -111,29 +112,6 @@ def load(path: str | os.PathLike[str]) -> Scorecard:
     """Read a JSON scorecard written by `readiness check --json`."""
     with open(path, encoding="utf-8") as fh:
         return Scorecard.from_dict(json.load(fh))
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars and arrays converted, non-finite floats as strings."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _jsonable(value.tolist())
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, Path):
-        return value.as_posix()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:

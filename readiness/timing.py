@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import base64
 import gc
 import json
 import math
@@ -25,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime as rt
+from . import vocabulary
 
 WARMUP_TOLERANCE = 0.10  # consecutive window medians within 10% = warmed up
 WARMUP_WINDOW_NS = 20_000_000  # a warm-up window lasts about 20 ms (at least MIN_WINDOW calls)
@@ -42,23 +41,13 @@ DISTINCT_BATCHES = 8  # distinct pre-built batches cycled through, so data-depen
 
 # --------------------------------------------------------------------------- compact raw times
 def encode_times(ns: np.ndarray | list[int]) -> dict[str, Any]:
-    """Per-call times (ns) as a compact, exact JSON object: zlib-compressed little-endian int64, base64."""
-    arr = np.asarray(ns, dtype="<i8")
-    return {
-        "unit": "ns",
-        "count": int(arr.size),
-        "encoding": "base64(zlib(int64 little-endian))",
-        "data": base64.b64encode(zlib.compress(arr.tobytes(), 6)).decode("ascii"),
-    }
+    """Per-call times (ns) as a compact, exact JSON object (`readiness.vocabulary.RAW_TIMES_ENCODING`)."""
+    return vocabulary.encode_times(np.asarray(ns, dtype=np.int64).ravel().tolist())
 
 
 def decode_times(raw: dict[str, Any]) -> np.ndarray:
     """The per-call times (ns, int64) stored by `encode_times`, e.g. in LAT001's evidence."""
-    data = zlib.decompress(base64.b64decode(raw["data"]))
-    arr = np.frombuffer(data, dtype="<i8").astype(np.int64)
-    if arr.size != raw["count"]:
-        raise ValueError("raw times are corrupt: count does not match")
-    return arr
+    return np.asarray(vocabulary.decode_times(raw), dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -226,7 +215,7 @@ class Rig:
 
 def rig(ctx: Any, warmup_cap_s: float = 5.0) -> Rig:
     """The context's measurement rig, created once per run."""
-    return ctx.memo("latency_rig", lambda: Rig(ctx, warmup_cap_s))
+    return ctx.memo("lat:rig", lambda: Rig(ctx, warmup_cap_s))
 
 
 # --------------------------------------------------------------------------- fresh-process probes
@@ -325,4 +314,4 @@ def probe_fresh_processes(ctx: Any, runs: int, serve_calls: int = 5, timeout_s: 
                 results.append(out)
         return {"runs": results, "batch_size": ctx.max_batch_size, "serve_calls": serve_calls}
 
-    return ctx.memo(("fresh_process_probe", runs, serve_calls), measure)
+    return ctx.memo(("lat:fresh_process_probe", runs, serve_calls), measure)

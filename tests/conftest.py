@@ -31,3 +31,7 @@ def example_bundle(_example_master: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "breast-cancer"
     shutil.copytree(_example_master, dest)
     return dest
+
+
+# readiness.testing's fixture, as plugin authors enable it (they write `pytest_plugins = ["readiness.testing"]`).
+from readiness.testing import readiness_tester  # noqa: E402, F401

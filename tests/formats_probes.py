@@ -4,7 +4,7 @@ The built-in checks are written elsewhere; these probes read the context exactly
 a built-in check would, so the tests show what every check sees for each format:
 the contract (inputs, outputs, batching), predictions on the rows it is given, and
 the skip reason when an input is absent. `contract_mismatches` judges a serving
-config against the graph the way SCH001 is specified (DESIGN.md section 4).
+config against the graph the way SCH001 is specified (`readiness explain SCH001`).
 """
 
 from __future__ import annotations

@@ -8,18 +8,11 @@ from pathlib import Path
 
 import onnx
 import pytest
-from builders import prob_model, serving_config, write_bundle
+from builders import prob_model, run_check, serving_config, write_bundle
 from click.testing import CliRunner
 from onnx import helper
 
-from readiness import evaluate
 from readiness.cli import main
-
-
-def run_check(bundle: Path, check_id: str, **kw):
-    card, _ = evaluate(bundle, select=[check_id], **kw)
-    (record,) = [c for c in card.checks if c.id == check_id]
-    return record
 
 
 def custom_op_model() -> onnx.ModelProto:

@@ -12,6 +12,7 @@ from builders import (
     feature_names,
     make_model,
     prob_model,
+    run_check,
     schema_yaml,
     serving_config,
     tabular_data,
@@ -24,12 +25,6 @@ from readiness import evaluate, load_bundle
 from readiness.registry import default_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_check(bundle, check_id: str, **kw):
-    card, _ = evaluate(bundle, select=[check_id], **kw)
-    (record,) = [c for c in card.checks if c.id == check_id]
-    return record
 
 
 def fixed_shape_model(shape: list) -> object:

@@ -9,17 +9,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from builders import feature_names, prob_model, serving_config, tabular_data, write_bundle
+from builders import feature_names, prob_model, run_check, serving_config, tabular_data, write_bundle
 from onnx import helper
 
 from readiness import evaluate
 from readiness.registry import default_registry
-
-
-def run_check(bundle: Path, check_id: str, **kw):
-    card, _ = evaluate(bundle, select=[check_id], **kw)
-    (record,) = [c for c in card.checks if c.id == check_id]
-    return record
 
 
 def every_check_but_latency() -> list[str]:

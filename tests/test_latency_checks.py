@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 from builders import prob_model, serving_config, write_bundle
+from builders import run_checks as run
 from onnx import helper, numpy_helper
 
-from readiness import evaluate, stats
+from readiness import stats
 from readiness.bundle import load_bundle
 from readiness.checks import latency
 from readiness.context import Context
@@ -80,19 +81,16 @@ def bundle(
     return write_bundle(directory, model, serving=cfg, manifest=extra)
 
 
-def run(path: Path, *checks: str) -> dict[str, Any]:
-    card, _ = evaluate(path, select=list(checks))
-    return {c.id: c for c in card.checks}
-
-
 # --------------------------------------------------------------------------- LAT001
-def test_a_chain_of_large_matmuls_fails_a_2ms_p99_budget(tmp_path):
-    path = bundle(tmp_path / "slow", padded_model(), slo={"latency": [{"batch_size": 1, "p99_ms": 2}]})
+def test_a_budget_no_call_can_meet_fails_on_the_lower_bound(tmp_path):
+    # 10 ns: below the cost of any onnxruntime call from Python on any machine, so the verdict
+    # does not depend on how fast this one is.
+    path = bundle(tmp_path / "slow", slo={"latency": [{"batch_size": 1, "p99_ms": 1e-5}]})
     rec = run(path, "LAT001")["LAT001"]
     assert rec.status == "fail", rec.message
     row = rec.measured["batch_1"]
-    assert row["p99_ms_lower"] > 2  # the decision rests on the lower bound
-    assert row["budget"] == {"p99_ms": 2.0}
+    assert row["p99_ms_lower"] > 1e-5  # the decision rests on the lower bound
+    assert row["budget"] == {"p99_ms": 1e-5}
 
 
 def test_the_example_passes_its_generous_budget_with_evidence_that_can_be_rejudged(example_bundle):
@@ -188,9 +186,11 @@ def test_throughput_target_met_and_missed(tmp_path):
     ok = run(bundle(tmp_path / "ok", slo={"throughput_rps": 10}), "LAT002")["LAT002"]
     assert ok.status == "pass", ok.message
     assert ok.measured["throughput_rps_lower"] >= 10
-    slow = run(bundle(tmp_path / "slow", padded_model(), slo={"throughput_rps": 1000}), "LAT002")["LAT002"]
+    slow = run(bundle(tmp_path / "slow", slo={"throughput_rps": 1e9}), "LAT002")[
+        "LAT002"
+    ]  # no machine scores 1e9 rows/s
     assert slow.status == "fail", slow.message
-    assert slow.measured["throughput_rps_upper"] < 1000
+    assert slow.measured["throughput_rps_upper"] < 1e9
 
 
 def test_load_time_and_memory_in_fresh_processes(tmp_path):

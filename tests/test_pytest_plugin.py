@@ -40,7 +40,7 @@ def _evidence(ctx, name):
         with open(ctx.bundle.root / "evidence.log", "a") as fh:
             fh.write(f"{os.getpid()} {name}\\n")
         return name
-    return ctx.memo(("zz", name), compute)
+    return ctx.memo(("zz:evidence", name), compute)
 
 @check("ZZLAT001", "latency within budget", category="latency", severity="major")
 def lat(ctx):
@@ -388,7 +388,7 @@ def test_fixtures_share_the_checks_context(project: pytest.Pytester) -> None:
             def test_context(readiness_context):
                 assert readiness_context.seed == 7
                 # the checks' memoised evidence is visible to ordinary tests, and vice versa
-                assert readiness_context.memo(("zz", "latency"), lambda: "recomputed") == "latency"
+                assert readiness_context.memo(("zz:evidence", "latency"), lambda: "recomputed") == "latency"
                 assert readiness_context.y_true.shape == (200,)
             """
         )

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import edit_manifest, prob_model, set_thresholds, sklearn_onnx, tabular_data, write_bundle
+from builders import (
+    edit_manifest,
+    evaluate_checks,
+    prob_model,
+    set_thresholds,
+    sklearn_onnx,
+    tabular_data,
+    write_bundle,
+)
 from onnx import TensorProto, helper
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -26,8 +34,7 @@ def _train_module():
 
 
 def _run(bundle: Path, *select: str):
-    card, _ = evaluate(bundle, seed=3, select=list(select))
-    return card
+    return evaluate_checks(bundle, *select, seed=3)
 
 
 def _set_threshold(bundle: Path, name: str, value: object) -> None:

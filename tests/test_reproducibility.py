@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import pickle
 from pathlib import Path
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import tomli_w
-from builders import prob_model, serving_config, sklearn_onnx, tabular_data, write_bundle
+from builders import prob_model, serving_config, sklearn_onnx, tabular_data, update_manifest, write_bundle
 from onnx import helper
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -37,19 +36,6 @@ BINARY = {"model": {"task": "binary_classification"}}
 def run(bundle: Path, *ids: str, trust: bool = False):
     scorecard, ctx = evaluate(bundle, select=list(ids), trust=trust)
     return {r.id: r for r in scorecard.checks}, ctx
-
-
-def edit_manifest(bundle: Path, **sections) -> None:
-    path = bundle / "readiness.toml"
-    table = tomllib.loads(path.read_text())
-    for key, value in sections.items():
-        if value is None:
-            table.pop(key, None)
-        elif isinstance(value, dict):
-            table.setdefault(key, {}).update(value)
-        else:
-            table[key] = value
-    path.write_text(tomli_w.dumps(table))
 
 
 def sklearn_bundle(directory: Path, estimator, *, source=None, slo_sizes=(), n_rows: int = 200) -> Path:
@@ -184,7 +170,7 @@ def test_rpr003_pickle_source_needs_trust(tmp_path):
     model = sio.load(bundle / "model.skops", trusted=sio.get_untrusted_types(file=bundle / "model.skops"))
     (bundle / "model.skops").unlink()
     (bundle / "model.pkl").write_bytes(pickle.dumps(model))
-    edit_manifest(bundle, model={"source": "model.pkl"})
+    update_manifest(bundle, model={"source": "model.pkl"})
     untrusted = run(bundle, "RPR003")[0]["RPR003"]
     assert untrusted.status == "skip"
     assert "SEC002" in untrusted.message and "--trust" in untrusted.message
@@ -374,8 +360,7 @@ def test_rpr004_judging_on_injected_predictions(tmp_path):
     ctx2 = Context(load_bundle(bundle), thresholds=default_registry().thresholds())
     ctx2.memo("rpr:threads", lambda: {"threads": (1, 8), "one": one, "many": broken})
     nan_result = rpr.thread_invariance(ctx2)
-    assert nan_result.status == "fail"
-    json.dumps([nan_result.measured, nan_result.evidence], allow_nan=False)  # the scorecard is strict JSON
+    assert nan_result.status == "fail"  # (the runner makes every result strict JSON: tests/test_sdk.py)
     flipped = _preds([[0.2, 0.8], [0.4, 0.6], [0.5, 0.5]])
     verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": flipped}, 1.0, 0.0)
     assert verdict.status == "fail" and verdict.measured["label_mismatches"] == 1
@@ -402,7 +387,7 @@ def test_rpr005_fails_on_missing_keys_and_missing_lock_file(example_bundle):
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "fail"
     assert "requirements.lock" in result.message
-    edit_manifest(example_bundle, lineage=None)
+    update_manifest(example_bundle, lineage=None)
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "fail"
     assert "code_version, data_fingerprint, seed, environment" in result.message
@@ -417,14 +402,14 @@ def test_rpr005_fingerprint_of_the_reference_file_and_malformed_fingerprints(exa
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "pass", result.message
     assert "sha256 of the reference data" in result.message
-    edit_manifest(example_bundle, lineage={"data_fingerprint": "sha256:abc"})
+    update_manifest(example_bundle, lineage={"data_fingerprint": "sha256:abc"})
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "fail"
     assert "64 hex digits" in result.message
 
 
 def test_rpr005_accepts_free_text_environment(example_bundle):
-    edit_manifest(example_bundle, lineage={"environment": "python 3.11 with scikit-learn 1.5"})
+    update_manifest(example_bundle, lineage={"environment": "python 3.11 with scikit-learn 1.5"})
     result = run(example_bundle, "RPR005")[0]["RPR005"]
     assert result.status == "pass", result.message
     assert "free-text" in result.message
@@ -439,7 +424,7 @@ def test_rpr006_example_claims_reproduce(example_bundle):
 
 def test_rpr006_fails_on_inflated_claim(example_bundle):
     measured = run(example_bundle, "RPR006")[0]["RPR006"].measured["accuracy"]["measured"]
-    edit_manifest(example_bundle, lineage={"training_metrics": {"accuracy": measured + 0.05}})
+    update_manifest(example_bundle, lineage={"training_metrics": {"accuracy": measured + 0.05}})
     result = run(example_bundle, "RPR006")[0]["RPR006"]
     assert result.status == "fail"
     assert result.measured["accuracy"]["diff"] == pytest.approx(-0.05)
@@ -447,7 +432,7 @@ def test_rpr006_fails_on_inflated_claim(example_bundle):
 
 
 def test_rpr006_unknown_metric_is_an_error_listing_known_names(example_bundle):
-    edit_manifest(example_bundle, lineage={"training_metrics": {"auc": 0.99}})
+    update_manifest(example_bundle, lineage={"training_metrics": {"auc": 0.99}})
     result = run(example_bundle, "RPR006")[0]["RPR006"]
     assert result.status == "error"
     assert "auc" in result.message and "roc_auc, accuracy, f1, precision, recall, log_loss" in result.message

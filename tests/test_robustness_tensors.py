@@ -106,7 +106,7 @@ def test_rob001_fails_an_image_model_that_blows_up_at_zero_with_a_compact_counte
     assert ce["phase"] == "edge" and ce["column"] == "image" and ce["where"] == "every element"
     # summarised, not spelled out: shape, dtype and the edge value
     assert ce["row"]["image"] == {"shape": [3, 4, 4], "dtype": "float32", "every_element": 0.0}
-    assert ce["output"] == {"score": "-inf"}
+    assert ce["output"] == {"score": "-Infinity"}  # the scorecard's one spelling of non-finite numbers
     # 0 in one element of an otherwise typical image breaks it too; the tiny values do not
     failing = {(f["where"], f["value"]) for f in rec.evidence["edge_failures"]}
     assert ("element 0", 0.0) in failing
@@ -141,7 +141,7 @@ def test_rob001_input_without_a_batch_axis_is_fed_one_request_at_a_time(tmp_path
     assert rec.status == "fail", rec.message
     ce = rec.evidence["counterexample"]
     assert ce["row"]["x"]["shape"] == [3, 4] and ce["value"] == 0.0
-    assert ce["output"] == {"y": [["inf"] * 4] * 3}  # the whole output of the one request, not its first row
+    assert ce["output"] == {"y": [["Infinity"] * 4] * 3}  # the whole output of the one request, not its first row
     assert "inf" in run_reproduce(rec.evidence["reproduce"])
 
 
@@ -233,10 +233,10 @@ def test_rob001_long_string_edge_case_is_shortened_in_the_message_and_evidence(t
 
 
 def test_rob001_scores_large_tensors_in_small_batches_with_the_same_verdict(tmp_path: Path, monkeypatch):
-    from readiness import fuzz
+    from readiness.fuzz import domain
 
     whole = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
-    monkeypatch.setattr(fuzz, "MAX_BATCH_ELEMENTS", 48)  # one image per batch
+    monkeypatch.setattr(domain, "MAX_BATCH_ELEMENTS", 48)  # one image per batch
     small = run_model(tmp_path, log_image_model(), ["ROB001"])["ROB001"]
     assert small.evidence["edge_failures"] == whole.evidence["edge_failures"]
     assert small.evidence["counterexample"] == whole.evidence["counterexample"]

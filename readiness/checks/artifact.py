@@ -51,7 +51,7 @@ def model_valid_and_loads(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return failed(str(exc), evidence={"file": ctx.bundle.relpath(ctx.bundle.model_path)})
+        return failed(exc.reason, evidence={"file": ctx.bundle.relpath(ctx.bundle.model_path)})
     facts = model_facts(ctx)
     measured: dict[str, Any] = {"ir_version": facts.ir_version, "opsets": facts.opsets}
     model_dir, root = ctx.bundle.model_path.parent, ctx.bundle.root

@@ -184,7 +184,7 @@ def _baseline_predictions(ctx: Context, base: Context) -> Predictions:
     missing = [c for c in cols if c not in ref.columns]
     if missing:
         raise ValueError(f"the baseline model reads column(s) {missing[:5]} that the candidate's reference data lacks")
-    return ctx.memo("baseline_reference_predictions", lambda: base.predict(ref[cols]))
+    return ctx.memo("qlt:baseline_reference_predictions", lambda: base.predict(ref[cols]))
 
 
 @check(

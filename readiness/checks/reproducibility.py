@@ -8,10 +8,9 @@ the same predictions the quality checks read.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..errors import SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
 from ..sources import SKOPS_TRUSTED_MODULES
+from ..vocabulary import jsonable
 
 CATEGORY = "reproducibility"
 SYNTHETIC_ROWS = 64  # RPR001's fixed synthetic batch
@@ -42,36 +42,6 @@ def _fields(pred: Predictions) -> dict[str, np.ndarray]:
 
 def _labels(pred: Predictions) -> np.ndarray | None:
     return None if pred.labels is None else np.asarray(pred.labels).astype(str)
-
-
-def _jsonable(value: Any) -> Any:
-    """`value` with numpy types as Python ones and non-finite floats as strings (the scorecard is strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    return value
-
-
-def _json_safe(func: Callable[[Context], Result]) -> Callable[[Context], Result]:
-    """Make a check's measured values and evidence strict JSON (no numpy types, no NaN/inf).
-
-    An onnxruntime refusal to score the rows is reported by the runner, for every check."""
-
-    @functools.wraps(func)
-    def wrapper(ctx: Context) -> Result:
-        result = func(ctx)
-        result.measured = _jsonable(result.measured)
-        result.evidence = _jsonable(result.evidence)
-        return result
-
-    return wrapper
 
 
 def compare(a: Predictions, b: Predictions, *, atol: float, rtol: float, rows: np.ndarray | None = None) -> dict:
@@ -131,15 +101,15 @@ def _row_values(a: Predictions, b: Predictions, i: int) -> dict[str, Any]:
     for side, pred in (("got", a), ("expected", b)):
         entry: dict[str, Any] = {}
         for name, arr in _fields(pred).items():
-            entry[name] = _jsonable(arr[i])
+            entry[name] = jsonable(arr[i])
         if pred.labels is not None:
-            entry["label"] = _jsonable(np.asarray(pred.labels)[i])
+            entry["label"] = jsonable(np.asarray(pred.labels)[i])
         values[side] = entry
     return values
 
 
 def _public(diff: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _jsonable(v) for k, v in diff.items() if k != "bad_mask"}
+    return {k: jsonable(v) for k, v in diff.items() if k != "bad_mask"}
 
 
 def _tol(ctx: Context, name: str) -> float:
@@ -300,7 +270,6 @@ def source_evidence(ctx: Context) -> dict[str, Any]:
     "from the exported graph, and export in inference mode (e.g. model.eval() before torch.onnx.export)",
     thresholds={"determinism_atol": 0.0, "determinism_rtol": 0.0, "determinism_runs": 3},
 )
-@_json_safe
 def deterministic_inference(ctx: Context) -> Result:
     """Identical inputs give identical outputs, within one session and across fresh sessions.
 
@@ -352,7 +321,6 @@ def deterministic_inference(ctx: Context) -> Result:
     "over the batch axis (e.g. BatchNormalization exported in training mode)",
     thresholds={"batch_atol": 1e-6, "batch_rtol": 1e-6},
 )
-@_json_safe
 def batch_invariance(ctx: Context) -> Result:
     """A row's prediction does not depend on its batch or its position in it.
 
@@ -441,7 +409,6 @@ def _parity_atol(ctx: Context, task: str | None, has_probabilities: bool) -> flo
         "parity_max_near_split_share": 0.05,
     },
 )
-@_json_safe
 def export_parity(ctx: Context) -> Result:
     """The source model ([model].source) and the ONNX model agree on the reference data.
 
@@ -557,7 +524,6 @@ def export_parity(ctx: Context) -> Result:
     "thread_atol; float reductions split across threads sum in a different order",
     thresholds={"thread_atol": 1e-5, "thread_rtol": 1e-5},
 )
-@_json_safe
 def thread_invariance(ctx: Context) -> Result:
     """1 intra-op thread and one per core give the same outputs within tolerance.
 
@@ -620,7 +586,6 @@ def _is_path(text: str) -> bool:
     'data_fingerprint ("sha256:" + hash of the training data), seed, environment (a lock file such as '
     "requirements.lock) and, to let it be verified, training_data",
 )
-@_json_safe
 def lineage_recorded(ctx: Context) -> Result:
     """[lineage] records code version, data fingerprint, seed and environment lock, and they check out.
 
@@ -704,7 +669,6 @@ def lineage_recorded(ctx: Context) -> Result:
     "in [lineage].training_metrics, or find out why the exported model scores differently",
     thresholds={"metric_atol": 0.005, "metric_rtol": 0.005},
 )
-@_json_safe
 def metrics_reproduce(ctx: Context) -> Result:
     """Every [lineage].training_metrics claim reproduces on the reference data within tolerance.
 

@@ -77,7 +77,8 @@ def fuzzing(ctx: Context) -> Result:
     if capped:  # a slow model (large tensors) ends its search with a verdict rather than a check timeout
         max_seconds = timeout / 2
     report = ctx.memo(
-        ("fuzz", max_examples, max_seconds), lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds)
+        ("rob:fuzz", max_examples, max_seconds),
+        lambda: fuzz.run(ctx, max_examples=max_examples, max_seconds=max_seconds),
     )
     measured = {
         "edge_cases": report.edge_cases,

@@ -104,7 +104,7 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot read the graph's inputs: {exc} (see ART001)")
+        return errored(f"cannot read the graph's inputs: {exc.reason} (see ART001)")
     initializers = {t.name for t in proto.graph.initializer}
     graph_in = _signature(proto.graph.input, initializers)
     graph_out = _signature(proto.graph.output)

@@ -32,7 +32,7 @@ def external_data_inside_bundle(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot scan for external data: {exc} (see ART001)")
+        return errored(f"cannot scan for external data: {exc.reason} (see ART001)")
     refs = external_data_locations(proto)
     bad = unsafe_external_data(proto, ctx.bundle.model_path.parent, ctx.bundle.root)
     measured = {"external_tensors": len(refs), "unsafe": len(bad)}
@@ -154,7 +154,7 @@ def no_custom_ops(ctx: Context) -> Result:
             return failed(
                 f"the serving config loads native library(ies) {', '.join(libraries)}", {"libraries": libraries}
             )
-        return errored(f"cannot read the model's operator domains: {exc} (see ART001)")
+        return errored(f"cannot read the model's operator domains: {exc.reason} (see ART001)")
     domains = facts.custom_domains
     ops = {d: facts.node_domains.get(d, []) for d in domains}
     measured = {"custom_domains": domains, "libraries": libraries}

@@ -9,14 +9,9 @@ import importlib
 from pathlib import Path
 
 from ..scorecard import Scorecard, write_atomic
+from ..vocabulary import REPORT_FORMATS
 
-FORMATS: dict[str, str] = {
-    "json": "readiness.reports.json_report",
-    "html": "readiness.reports.html",
-    "markdown": "readiness.reports.markdown",
-    "junit": "readiness.reports.junit",
-    "sarif": "readiness.reports.sarif",
-}
+FORMATS: dict[str, str] = REPORT_FORMATS
 
 
 def render(fmt: str, scorecard: Scorecard) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..scorecard import CheckRecord, Scorecard
+from ..vocabulary import SEVERITIES
+from ..vocabulary import mlts_band as band_of
 
 STATUS_WORD = {
     "pass": "PASS",
@@ -33,7 +35,7 @@ STATUS_ICON = {
 }
 STATUS_ORDER = ("fail", "error", "inconclusive", "waived", "pass", "skip")
 FAILING = ("fail", "error", "inconclusive")
-SEVERITY_ORDER = ("blocker", "major", "minor", "info")
+SEVERITY_ORDER = SEVERITIES
 CATEGORY_ORDER = (
     "artifact",
     "security",
@@ -44,15 +46,6 @@ CATEGORY_ORDER = (
     "quality",
     "operational",
     "serving",
-)
-# ML Test Score interpretation (Breck et al. 2017, table 1): (upper bound of score, meaning).
-MLTS_BANDS = (
-    (0.0, "More of a research project than a productionized system."),
-    (1.0, "Not totally untested, but it is worth considering the possibility of serious holes in reliability."),
-    (2.0, "There's been first pass at basic productionization, but additional investment may be needed."),
-    (3.0, "Reasonably tested, but it's possible that more of those tests and procedures may be automated."),
-    (5.0, "Strong levels of automated testing and monitoring, appropriate for mission-critical systems."),
-    (math.inf, "Exceptional levels of automated testing and monitoring."),
 )
 WAIVER_SOON_DAYS = 14
 
@@ -149,10 +142,7 @@ def mlts_band(mlts: dict[str, Any] | None) -> str | None:
     value = mlts.get("score")
     if not is_number(value):
         return None
-    for upper, meaning in MLTS_BANDS:
-        if value <= upper:
-            return meaning
-    return None  # pragma: no cover - the last band is unbounded
+    return band_of(float(value))
 
 
 def run_date(scorecard: Scorecard) -> _dt.date | None:

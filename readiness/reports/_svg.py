@@ -8,7 +8,7 @@ Shapes read (the first match wins; others are ignored):
 
 - latency: ``measured`` (or ``measured["batches"]``) keys ``batch_N`` holding
   ``pXX_ms`` points with ``pXX_ms_lower``/``pXX_ms_upper`` bounds and a
-  ``budget`` dict of ``pXX_ms`` SLOs (DESIGN.md section 8); optionally
+  ``budget`` dict of ``pXX_ms`` SLOs (docs/reference/checks.md, LAT001); optionally
   ``samples_ms`` (list) or ``histogram`` (``edges_ms``, ``counts``) per batch
   size in ``evidence`` for the distribution behind the points.
 - flip rate: a number ``flip_rate`` in ``measured``, a threshold
@@ -24,14 +24,12 @@ Shapes read (the first match wins; others are ignored):
 
 from __future__ import annotations
 
-import base64
 import math
 import re
-import struct
-import zlib
 from html import escape
 from typing import Any
 
+from ..vocabulary import RAW_TIMES_ENCODING, decode_times_ms
 from ._common import fmt, is_number
 
 WIDTH = 760
@@ -137,27 +135,12 @@ def _percentiles(entry: dict[str, Any]) -> list[tuple[str, float, float | None, 
     return [r[1:] for r in sorted(rows)]
 
 
-RAW_ENCODING = "base64(zlib(int64 little-endian))"
-MAX_RAW_TIMES = 1_000_000
+RAW_ENCODING = RAW_TIMES_ENCODING
 
 
 def _decode_times_ms(raw: dict[str, Any]) -> list[float] | None:
-    """Per-call times stored by the latency checks (`timing.encode_times`), in ms; None if malformed."""
-    if raw.get("encoding") != RAW_ENCODING or not isinstance(raw.get("data"), str):
-        return None
-    count = raw.get("count")
-    if not isinstance(count, int) or not 0 < count <= MAX_RAW_TIMES:
-        return None
-    try:
-        packed = zlib.decompressobj().decompress(base64.b64decode(raw["data"], validate=True), count * 8 + 1)
-    except (ValueError, zlib.error):
-        return None
-    if len(packed) != count * 8:
-        return None
-    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0}.get(str(raw.get("unit", "ns")))
-    if scale is None:
-        return None
-    return [v * scale for v in struct.unpack(f"<{count}q", packed)]
+    """Per-call times stored by the latency checks (`vocabulary.encode_times`), in ms; None if malformed."""
+    return decode_times_ms(raw)
 
 
 def _distribution(evidence: dict[str, Any], batch: int) -> tuple[list[float], list[float]] | None:

@@ -1,4 +1,4 @@
-"""The JSON scorecard (DESIGN.md section 6; JSON Schema in readiness/schemas/)."""
+"""The JSON scorecard (docs/reference/scorecard.md; JSON Schema in readiness/schemas/)."""
 
 from __future__ import annotations
 
