@@ -220,3 +220,12 @@ def test_decoding_refuses_answers_that_do_not_fill_their_shape() -> None:
     assert ok.dtype == np.float32 and ok.shape == (2, 2)
     with pytest.raises(EndpointError, match="do not fill"):
         decode_tensor({"name": "p", "shape": [3, 2], "datatype": "FP32", "data": [0.1, 0.9]})
+
+
+def test_the_p50_benchmark_smoke_mode_runs(server: str) -> None:
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "serving_p50.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--smoke", "--endpoint", server], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ratio SRV003 / independent" in proc.stdout

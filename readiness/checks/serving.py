@@ -23,7 +23,7 @@ from ..context import Context
 from ..endpoint import OIP_DATATYPES, Client, EndpointError, error_text, request_body
 from ..errors import SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
-from .reproducibility import _json_safe, _parity_atol, _public, _tol, compare
+from .reproducibility import _parity_atol, _public, _tol, compare
 
 CATEGORY = "serving"
 PERCENTILES: dict[str, float] = {"p50_ms": 0.50, "p90_ms": 0.90, "p95_ms": 0.95, "p99_ms": 0.99}
@@ -156,7 +156,6 @@ def _shape_conflict(served: list[int], expected: list[int]) -> bool:
     remediation="start the server (or fix --endpoint), make sure it loaded this model under endpoint.model, "
     "and deploy the same model file whose inputs and outputs the serving config declares",
 )
-@_json_safe
 def endpoint_metadata(ctx: Context) -> Result:
     """The server is live and ready, serves the model, and its metadata matches the ONNX graph and serving config.
 
@@ -276,7 +275,6 @@ def served_predictions(ctx: Context) -> dict[str, Any]:
     "dtypes) and deploy the same model file; see the first differing row in the evidence",
     thresholds={"serving_parity_rows": 512},
 )
-@_json_safe
 def endpoint_parity(ctx: Context) -> Result:
     """Parity: the server's answers on the reference data equal the ONNX model's offline predictions.
 
@@ -376,7 +374,6 @@ def _ms(ns: float | None) -> float | None:
     thresholds={"latency_confidence": 0.95},
     exclusive=True,
 )
-@_json_safe
 def endpoint_load(ctx: Context) -> Result:
     """Under open-loop load at `endpoint.load.rps` for `duration_s`, latency meets slo.latency and errors stay rare.
 
@@ -521,7 +518,6 @@ def _malformed(ctx: Context) -> dict[str, Any]:
     remediation="validate requests against the model's inputs before scoring (datatype, shape, batch size, "
     "finite values) and answer 400 with an error body; never let a bad request reach the runtime",
 )
-@_json_safe
 def endpoint_malformed(ctx: Context) -> Result:
     """Malformed requests (wrong dtype, shape, missing input, NaN, oversize batch) get a 4xx with an error body.
 
@@ -587,7 +583,6 @@ def _same_version(a: str, b: str) -> bool:
     mlts=["Infra 6"],
     remediation="deploy the model version the manifest describes, or correct [model].version / endpoint.version",
 )
-@_json_safe
 def endpoint_version(ctx: Context) -> Result:
     """The model version the server reports matches the manifest's [model].version (and endpoint.version).
 
