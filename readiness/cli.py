@@ -140,8 +140,15 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
 
 
 @main.command()
-@click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_report_options
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Check several bundles in this many processes at once (default 1).",
+)
 @click.option(
     "--select",
     multiple=True,
@@ -174,7 +181,8 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
 @_endpoint_options
 @_guard
 def check(
-    path: Path,
+    paths: tuple[Path, ...],
+    jobs: int | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     fail_on: str | None,
@@ -199,6 +207,19 @@ def check(
       readiness check . --select ART,SEC --fail-on blocker
     """
     from . import endpoint as _endpoint
+    from . import fleet
+
+    bundles = fleet.discover(list(paths) or [Path(".")])
+    if len(bundles) > 1 or jobs is not None:
+        if endpoint:
+            raise BundleError(
+                None,
+                "--endpoint",
+                "checks one bundle at a time",
+                "run readiness check BUNDLE --endpoint URL per bundle",
+            )
+        _check_fleet(bundles, jobs or 1, quiet, report_paths)
+    path = bundles[0]
     from .engine import evaluate
     from .reports import terminal
 
@@ -231,6 +252,75 @@ def check(
     for fmt, dest in written:
         click.echo(f"wrote {fmt} scorecard: {dest}")
     sys.exit(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED)
+
+
+_FLEET_OWN = {"paths", "jobs", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
+
+
+def _child_args(ctx: click.Context) -> list[str]:
+    """The options given to this `check`, as arguments for each bundle's own `readiness check`."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in _FLEET_OWN:
+            continue
+        value = ctx.params.get(param.name)
+        if ctx.get_parameter_source(param.name) in (click.core.ParameterSource.DEFAULT, None):
+            continue
+        flag = param.opts[0]
+        if param.is_flag:
+            if value:
+                args.append(flag)
+        elif param.multiple:
+            for item in value:
+                args += [flag, str(item)]
+        elif value is not None:
+            args += [flag, str(value)]
+    return args
+
+
+def _check_fleet(bundles: list[Path], jobs: int, quiet: bool, report_paths: dict[str, Path | None]) -> None:
+    """Check many bundles, each in its own process; write per-bundle scorecards and the fleet summary."""
+    import time
+
+    from . import fleet
+    from .reports import fleet as fleet_report
+    from .scorecard import write_atomic
+
+    formats = [fmt for fmt in REPORT_OPTIONS if report_paths.get(f"{fmt}_path") is not None]
+    given = [report_paths[f"{fmt}_path"] for fmt in formats]
+    out_dir = given[0].parent if given else Path("readiness-fleet")
+    if not quiet:
+        click.echo(f"checking {len(bundles)} bundles, {jobs} at a time; scorecards in {out_dir}/", err=True)
+
+    def progress(outcome: fleet.BundleOutcome) -> None:
+        if not quiet:
+            click.echo(f"{outcome.path}: {outcome.verdict} ({outcome.duration_s:.1f}s)", err=True)
+
+    start = time.perf_counter()
+    outcomes = fleet.run(
+        bundles,
+        out_dir,
+        jobs=jobs,
+        formats=formats,
+        check_args=_child_args(click.get_current_context()),
+        on_done=progress,
+    )
+    summary = fleet.summary(outcomes, jobs=jobs, wall_s=time.perf_counter() - start)
+    write_atomic(out_dir / "fleet.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    written = [("fleet json", out_dir / "fleet.json")]
+    if report_paths.get("json_path") is not None and report_paths["json_path"].name != "fleet.json":
+        written.append(("fleet json", write_atomic(report_paths["json_path"], json.dumps(summary, indent=2) + "\n")))
+    if report_paths.get("html_path") is not None:
+        written.append(("fleet html", write_atomic(report_paths["html_path"], fleet_report.render_html(summary))))
+    if report_paths.get("markdown_path") is not None:
+        markdown = fleet_report.render_markdown(summary)
+        written.append(("fleet markdown", write_atomic(report_paths["markdown_path"], markdown)))
+    lines = fleet_report.render_lines(summary)
+    for line in lines if not quiet else lines[-1:]:
+        click.echo(line)
+    for what, dest in written:
+        click.echo(f"wrote {what}: {dest}")
+    sys.exit(summary["exit_code"])
 
 
 def _progress(interactive: bool, quiet: bool) -> tuple[Any, Any]:

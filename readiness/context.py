@@ -122,15 +122,18 @@ class Context:
     def runtime_spec(self) -> Any:
         return self.serving.runtime if self.serving else None
 
-    def new_session(self, *, intra_op_threads: int | None = None, model: Any = None) -> Any:
-        """A fresh inference session configured from the serving config (not cached)."""
+    def new_session(self, *, intra_op_threads: int | None = None, model: Any = None, runtime: Any = None) -> Any:
+        """A fresh inference session configured from the serving config (not cached).
+
+        `runtime` replaces the serving config's runtime section (e.g. another optimisation level)."""
         from .security import assert_safe_external_data
 
         path = self.bundle.model_path if model is None else model
         if model is None:
             assert_safe_external_data(self.model_proto, self.bundle.model_path.parent, self.bundle.root)
         self.counters["sessions_created"] += 1
-        return rt.create_session(path, self.runtime_spec, intra_op_threads=intra_op_threads)
+        spec = self.runtime_spec if runtime is None else runtime
+        return rt.create_session(path, spec, intra_op_threads=intra_op_threads)
 
     @property
     def session(self) -> Any:

@@ -320,11 +320,10 @@ class Inferred:
 
 def error_text(body: Any, limit: int = 200) -> str:
     """The server's error message from an error body, shortened."""
+    text = "(no error body)" if body is None else str(body)
     if isinstance(body, dict):
-        for key in ("error", "detail", "message"):
-            if key in body:
-                return str(body[key])[:limit]
-    return "(no error body)" if body is None else str(body)[:limit]
+        text = next((str(body[k]) for k in ("error", "detail", "message") if k in body), text)
+    return " ".join(text.split())[:limit]  # one line: a server's message may hold newlines
 
 
 def _reason(exc: BaseException) -> str:

@@ -127,12 +127,13 @@ def test_zipmap_output_is_flagged_unservable(tmp_path):
     bundle = load_bundle(triton_bundle(tmp_path / "b", config, model))
     assert bundle.details["unservable_outputs"] == ["output_probability"]
     assert any("Triton cannot serve output(s) output_probability" in note for note in bundle.notes)
-    if "SCH001" in default_registry():
-        scorecard, _ = evaluate(bundle, select=["SCH001"])
-        result = scorecard.check("SCH001")
-        assert result.status == "fail" and "output_probability" in result.message and "zipmap=False" in result.message
+    if "SCH006" in default_registry():
+        scorecard, _ = evaluate(bundle, select=["SCH006"])
+        result = scorecard.check("SCH006")
+        assert result.status == "fail" and "output_probability" in result.message
+        assert "'zipmap': False" in result.remediation
         plain = load_bundle(triton_bundle(tmp_path / "c", MATCHING, sklearn_onnx(clf, 4, zipmap=False)))
-        assert evaluate(plain, select=["SCH001"])[0].check("SCH001").status == "pass"
+        assert evaluate(plain, select=["SCH006"])[0].check("SCH006").status == "pass"
 
 
 def _check_exit_2(bundle: Path) -> str:

@@ -147,3 +147,59 @@ def test_the_request_check_would_catch_a_page_that_loads_something(browser, tmp_
     page.write_text('<!DOCTYPE html><p>x</p><img src="http://127.0.0.1:9/pixel.png">', encoding="utf-8")
     requests, _ = _open(browser, page)
     assert "http://127.0.0.1:9/pixel.png" in requests
+
+
+def test_fleet_index_in_chromium_sorts_by_any_column(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from readiness.reports import fleet as fleet_report
+
+    def bundle(name, verdict, overall, reasons=()):
+        return {
+            "path": f"models/{name}", "name": name, "verdict": verdict, "exit_code": {"released": 0}.get(verdict, 1),
+            "model": {"name": name, "version": "1.0"}, "scores": {"overall": overall}, "blocking": [],
+            "reasons": list(reasons), "reports": {"html": f"{name}.html"},
+        }  # fmt: skip
+
+    summary = {
+        "bundles": [
+            bundle("alpha", "released", 1.0),
+            bundle("beta", "blocked", 0.4, ["LAT001 (major) failed: p99 12 ms > 10 ms"]),
+            bundle("gamma", "released", 0.9),
+            bundle("<img src=x onerror=window.__xss=1>", "blocked", 0.7, ["<b>x</b>"]),
+        ],
+        "totals": {"bundles": 4, "released": 2, "blocked": 2, "error": 0},
+        "exit_code": 1,
+        "run": {"jobs": 2, "wall_s": 3.0, "sum_of_bundles_s": 5.0},
+    }
+    page = tmp_path / "index.html"
+    page.write_text(fleet_report.render_html(summary), encoding="utf-8")
+    requests, errors = _open(browser, page)
+    assert requests == [page.as_uri()] and errors == []
+    assert browser.execute_script("return window.__xss === undefined")
+    headline = browser.find_element(By.ID, "headline")
+    assert headline.is_displayed() and headline.text.startswith("BLOCKED: 4 bundles")
+
+    def verdicts():
+        return [
+            row.find_element(By.CSS_SELECTOR, ".verdict").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
+        ]
+
+    def scores():
+        return [
+            row.find_elements(By.TAG_NAME, "td")[2].text
+            for row in browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
+        ]
+
+    assert verdicts() == ["BLOCKED", "BLOCKED", "RELEASED", "RELEASED"]  # worst first
+    reason = browser.find_element(By.XPATH, "//li[contains(., 'p99 12 ms')]")
+    assert reason.is_displayed() and reason.rect["x"] + reason.rect["width"] <= PHONE["width"]
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"], "scrolls sideways"
+    browser.find_element(By.CSS_SELECTOR, 'th[data-key="score"]').click()
+    assert scores() == ["40%", "70%", "90%", "100%"]
+    browser.find_element(By.CSS_SELECTOR, 'th[data-key="score"]').click()
+    assert scores() == ["100%", "90%", "70%", "40%"]
+    link = browser.find_element(By.LINK_TEXT, "alpha 1.0")
+    assert link.get_attribute("href").endswith("/alpha.html")
+    _keep(browser, "fleet-index-phone.png", tmp_path)

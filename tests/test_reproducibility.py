@@ -77,8 +77,14 @@ def test_clean_sklearn_models_pass_rpr001_to_rpr004(tmp_path, kind):
     results, _ = run(bundle, "RPR001", "RPR002", "RPR003", "RPR004")
     for cid in ("RPR001", "RPR002", "RPR003", "RPR004"):
         assert results[cid].status == "pass", (cid, results[cid].message, results[cid].evidence)
-    # RPR002 scored the serving config's batch sizes (the SLO names 8) and a shuffled batch
-    assert set(results["RPR002"].measured["configurations"]) == {"batch_size=1", "batch_size=8", "shuffled"}
+    # RPR002 scored 1, 2, an odd size (7), the SLO batch size 8 and a shuffled batch (max_batch_size 16 = base)
+    assert set(results["RPR002"].measured["configurations"]) == {
+        "batch_size=1",
+        "batch_size=2",
+        "batch_size=7",
+        "batch_size=8",
+        "shuffled",
+    }
     assert results["RPR003"].measured["label_agreement"] == 1.0
     assert "loaded with skops trusting" in results["RPR003"].message
 
@@ -449,8 +455,11 @@ def test_reference_predictions_are_scored_once_per_configuration(example_bundle)
     assert {r.status for r in results.values()} == {"pass"}
     n = len(ctx.features)
     batch = ctx.max_batch_size
-    # reference at max_batch_size (shared by all three) + one row at a time + one shuffled pass
-    expected = math.ceil(n / batch) + n + math.ceil(n / batch)
+    # reference at max_batch_size (shared by all three) + every other serving batch size + one shuffled pass
+    # + RPR003's probe families, each scored once at max_batch_size
+    sizes = [s for s in rpr.serving_batch_sizes(ctx) if s != batch]
+    probes = sum(math.ceil(e["rows"] / batch) for e in results["RPR003"].evidence["probe_families"] if e["compared"])
+    expected = math.ceil(n / batch) + sum(math.ceil(n / s) for s in sizes) + math.ceil(n / batch) + probes
     assert ctx.counters["session_runs"] == expected
     before = ctx.counters["session_runs"]
     for func in (rpr.export_parity, rpr.metrics_reproduce, rpr.batch_invariance):
@@ -460,7 +469,7 @@ def test_reference_predictions_are_scored_once_per_configuration(example_bundle)
 
 def test_example_bundle_passes_every_reproducibility_check(example_bundle):
     results, _ = run(example_bundle, "RPR")
-    assert {cid: r.status for cid, r in results.items()} == {f"RPR00{i}": "pass" for i in range(1, 7)}
+    assert {cid: r.status for cid, r in results.items()} == {f"RPR00{i}": "pass" for i in range(1, 8)}
     assert results["RPR002"].measured["max_abs_diff"] <= 1e-6
     assert results["RPR003"].measured["max_abs_diff"] <= 1e-5
 

@@ -19,6 +19,7 @@ from ._onnx_facts import (
     model_proto,
     runtime_opset_range,
 )
+from ._runtime_releases import LATEST, RELEASES, Release, admitted
 
 MIB = 1024 * 1024
 
@@ -250,3 +251,80 @@ def artifact_size(ctx: Context) -> Result:
     if total > budget * MIB:
         return failed(f"{shown} exceeds resources.max_model_mb = {budget} MiB", measured, evidence)
     return passed(f"{shown} within {budget} MiB; sha256 {sha[:12]}...", measured, evidence)
+
+
+def _first_release(domain: str | None, needed: int) -> Release | None:
+    """The oldest known release that loads `needed` (an opset of `domain`, or an IR version when domain is None)."""
+    for release in sorted(RELEASES, key=lambda r: r.key):
+        limit = release.max_ir if domain is None else release.max_opset.get(domain, -1)
+        if limit >= needed:
+            return release
+    return None
+
+
+@check(
+    "ART005",
+    "The declared serving runtime can load the model's opsets and IR version",
+    category="artifact",
+    severity="blocker",
+    requires=["serving"],
+    mlts=["Infra 3"],
+    remediation="re-export for the oldest runtime you serve with (skl2onnx `target_opset={'': 17, 'ai.onnx.ml': 3}`, "
+    "torch.onnx `opset_version=17`, onnxmltools `target_opset=...`), or narrow runtime.version in the serving config "
+    "to releases that load the model (the message names the first one)",
+)
+def serving_runtime_loads_model(ctx: Context) -> Result:
+    """Every imported opset (ai.onnx, ai.onnx.ml) and the IR version load in the onnxruntime the serving config declares.
+
+    ART002 probes the onnxruntime installed here; the server may run an older one.
+    `runtime.version` (a version such as "1.17" or a specifier such as ">=1.17") is
+    judged by the *oldest* release it admits, since the deployment may get any of
+    them. What each release loads comes from a table kept in readiness (measured
+    release by release from 1.15 on, onnxruntime's published table before that; a
+    test checks the installed release against its own row). Without `runtime.version`
+    the check is `skip`; a specifier admitting only releases newer than the table is
+    `inconclusive` (ART002 still judges the installed runtime).
+    """
+    facts = model_or_skip(ctx)
+    declared = ctx.runtime_spec.version if ctx.runtime_spec is not None else None
+    if not declared:
+        return skipped(
+            'not applicable: the serving config declares no runtime.version (e.g. ">=1.17"), so the serving '
+            "runtime is unknown; ART002 judges the installed onnxruntime"
+        )
+    try:
+        releases = list(admitted(declared))
+    except ValueError as exc:
+        return failed(f'runtime.version: {exc}; write a version such as "1.17" or a specifier such as ">=1.17"')
+    measured: dict[str, Any] = {
+        "declared_runtime": declared,
+        "model": {"opsets": facts.opsets, "ir_version": facts.ir_version},
+    }
+    if not releases:
+        return inconclusive(
+            f"runtime.version {declared!r} admits no onnxruntime release readiness knows (1.0 to {LATEST.version}); "
+            "ART002 judged the installed runtime",
+            measured,
+        )
+    oldest = releases[0]
+    measured["judged_release"] = oldest.version
+    measured["release_limits"] = {"opsets": dict(oldest.max_opset), "ir_version": oldest.max_ir}
+    problems: list[str] = []
+    for domain, version in sorted(facts.opsets.items()):
+        limit = oldest.max_opset.get(domain)
+        if limit is None or version <= limit:
+            continue
+        first = _first_release(domain, version)
+        needs = f"onnxruntime >= {first.version}" if first else f"a release newer than {LATEST.version}"
+        problems.append(f"{domain} v{version} needs {needs}, but onnxruntime {oldest.version} loads up to v{limit}")
+    if facts.ir_version > oldest.max_ir:
+        first = _first_release(None, facts.ir_version)
+        needs = f"onnxruntime >= {first.version}" if first else f"a release newer than {LATEST.version}"
+        problems.append(
+            f"IR version {facts.ir_version} needs {needs}, but onnxruntime {oldest.version} loads up to IR {oldest.max_ir}"
+        )
+    admits = f"runtime.version {declared!r} admits onnxruntime {oldest.version}"
+    if problems:
+        return failed(f"{admits}: {'; '.join(problems)}", measured)
+    imported = ", ".join(f"{d} v{v}" for d, v in sorted(facts.opsets.items()) if d in oldest.max_opset)
+    return passed(f"{admits}, which loads {imported or 'the model'} and IR {facts.ir_version}", measured)

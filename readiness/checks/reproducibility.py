@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..vocabulary import jsonable
 CATEGORY = "reproducibility"
 SYNTHETIC_ROWS = 64  # RPR001's fixed synthetic batch
 MAX_BATCH_ROWS = 512  # RPR002 scores at most this many rows one at a time
+OPTIMISATION_ROWS = 2048  # RPR007 scores at most this many rows in its unoptimised session
 DEFAULT_PARITY_ATOL = {"binary_classification": 1e-5, "multiclass_classification": 1e-5, "regression": 1e-4}
 
 
@@ -173,11 +175,17 @@ def determinism_evidence(ctx: Context) -> dict[str, Any]:
 
 
 def serving_batch_sizes(ctx: Context) -> list[int]:
-    """Batch sizes the serving config names (1, max_batch_size and every SLO batch size), ascending."""
-    sizes = {1, ctx.max_batch_size}
+    """Batch sizes a server may form, ascending: 1, 2, an odd size, max_batch_size and every SLO batch size.
+
+    GEMM and reduction kernels pick their code path by batch size: an odd size (the
+    largest of 7, 5, 3 below the maximum) exercises the remainder loops that powers of
+    two never reach.
+    """
+    top = ctx.max_batch_size
+    sizes = {1, 2, top, next((k for k in (7, 5, 3) if k < top), 1)}
     if ctx.serving is not None:
         sizes |= {b.batch_size for b in ctx.serving.slo.latency}
-    return sorted(s for s in sizes if s <= ctx.max_batch_size)
+    return sorted(s for s in sizes if s <= top)
 
 
 def batch_evidence(ctx: Context) -> dict[str, Any]:
@@ -393,6 +401,142 @@ def _parity_atol(ctx: Context, task: str | None, has_probabilities: bool) -> flo
     return float(value)
 
 
+def _excused(
+    onnx_pred: Predictions, src_pred: Predictions, bad: np.ndarray, near: np.ndarray | None, atol: float, rtol: float
+) -> np.ndarray:
+    """Differing rows explained by float32 split thresholds (`near`) or by a tie between the top two classes."""
+    excused = np.zeros(len(bad), dtype=bool)
+    if near is not None:
+        excused |= bad & near
+    if (
+        src_pred.probabilities is not None
+        and onnx_pred.probabilities is not None
+        and src_pred.probabilities.shape == onnx_pred.probabilities.shape
+        and src_pred.probabilities.shape[1] > 1
+    ):
+        top2 = np.sort(src_pred.probabilities, axis=1)[:, -2:]
+        tie = (top2[:, 1] - top2[:, 0]) <= 2 * atol
+        numeric_ok = np.isclose(onnx_pred.probabilities, src_pred.probabilities, rtol=rtol, atol=atol).all(axis=1)
+        excused |= bad & tie & numeric_ok
+    return excused
+
+
+def probe_evidence(ctx: Context, atol: float, rtol: float) -> list[dict[str, Any]]:
+    """RPR003's probe families scored by both models and compared, family by family (bounded, seeded)."""
+    from .. import fuzz
+    from .. import source_models as sm
+    from . import _parity_probes as probes
+
+    def build() -> list[dict[str, Any]]:
+        ev = source_evidence(ctx)
+        source = ev["source"]
+        doms, _ = fuzz.domains(ctx)
+        families = probes.build(
+            ctx,
+            doms,
+            probes.tree_splits(ctx),
+            max_rows=int(ctx.threshold("parity_probe_rows")),
+            rng=ctx.rng("RPR003:probes"),
+        )
+        rounded = (
+            probes.rounded_up_thresholds(source.model, ctx.feature_columns)
+            if source.kind in ("skops", "pickle")
+            else {}
+        )
+        ulps = float(ctx.threshold("parity_threshold_ulps"))
+        deadline = time.monotonic() + float(ctx.threshold("parity_probe_seconds"))
+        out: list[dict[str, Any]] = []
+        for family in families:
+            entry: dict[str, Any] = {"family": family.name, "rows": len(family.rows)}
+            if family.note:
+                entry["note"] = family.note
+            out.append(entry)
+            if not family.rows:
+                entry["compared"] = False
+                continue
+            if time.monotonic() > deadline:
+                entry.update(compared=False, note="not compared: parity_probe_seconds was reached")
+                continue
+            frame = fuzz.request_frame(ctx, family.rows)
+            try:
+                onnx_pred = ctx.predict(frame)
+            except Exception as exc:  # noqa: BLE001 - judged below: does the source model score these rows?
+                entry.update(_refused_by_onnx(ctx, source, family, frame, exc))
+                continue
+            try:
+                src_pred = _align_classes(onnx_pred, sm.predict(source, frame, ctx.task, onnx_pred.classes))
+            except Exception as exc:  # noqa: BLE001 - the source model refusing them is not a parity question
+                entry.update(compared=False, note=f"the source model refuses these rows ({_first(exc)})")
+                continue
+            diff = compare(onnx_pred, src_pred, atol=atol, rtol=rtol)
+            bad = diff["bad_mask"]
+            if family.name == "split thresholds":
+                near = probes.explained_by_rounding(family, rounded)
+            else:
+                near = sm.near_split_rows(source, frame, ulps)
+            unexcused = bad & ~_excused(onnx_pred, src_pred, bad, near, atol, rtol)
+            entry.update(
+                compared=True,
+                rows_differing=int(unexcused.sum()),
+                rows_excused=int((bad & ~unexcused).sum()),
+                max_abs_diff=diff["max_abs_diff"],
+                label_agreement=diff["label_agreement"],
+            )
+            if unexcused.any():
+                i = int(np.argmax(unexcused))
+                column, value = family.probes[i]
+                entry["first_differing"] = {
+                    "column": column,
+                    "value": value,
+                    "values": _row_values(onnx_pred, src_pred, i),
+                    "reproduce": fuzz.reproduce_command(ctx, frame.iloc[[i]]),
+                }
+        return out
+
+    return ctx.memo(("rpr:probes", atol, rtol), build)
+
+
+def _refused_by_onnx(ctx: Context, source: Any, family: Any, frame: Any, exc: BaseException) -> dict[str, Any]:
+    """The ONNX model refused a probe batch: rows the source model scores but ONNX refuses are differences."""
+    from .. import fuzz
+    from .. import source_models as sm
+
+    refused: list[int] = []
+    for i in range(min(len(frame), 50)):
+        row = frame.iloc[[i]]
+        try:
+            ctx.predict(row)
+        except Exception:  # noqa: BLE001 - the refusal is what is being counted
+            try:
+                sm.predict(source, row, ctx.task)
+            except Exception:  # noqa: BLE001 - both refuse: a shared contract, not a parity question
+                continue
+            refused.append(i)
+    if not refused:
+        return {"compared": False, "note": f"the ONNX and the source model both refuse these rows ({_first(exc)})"}
+    i = refused[0]
+    column, value = family.probes[i]
+    return {
+        "compared": True,
+        "rows_differing": len(refused),
+        "rows_excused": 0,
+        "max_abs_diff": float("inf"),
+        "label_agreement": 0.0,
+        "first_differing": {
+            "column": column,
+            "value": value,
+            "values": {"got": f"refused: {_first(exc)}", "expected": "scored by the source model"},
+            "reproduce": fuzz.reproduce_command(ctx, frame.iloc[[i]]),
+        },
+        "note": "the ONNX model refuses rows the source model scores",
+    }
+
+
+def _first(exc: BaseException, limit: int = 200) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @check(
     "RPR003",
     "Export parity with the source model",
@@ -407,6 +551,8 @@ def _parity_atol(ctx: Context, task: str | None, has_probabilities: bool) -> flo
         "parity_rtol": 1e-5,
         "parity_threshold_ulps": 4,
         "parity_max_near_split_share": 0.05,
+        "parity_probe_rows": 1000,
+        "parity_probe_seconds": 10.0,
     },
 )
 def export_parity(ctx: Context) -> Result:
@@ -437,19 +583,7 @@ def export_parity(ctx: Context) -> Result:
     diff = compare(onnx_pred, src_pred, atol=atol, rtol=rtol)
     bad = diff["bad_mask"]
     near = ev["near_split"]
-    excused = np.zeros(len(bad), dtype=bool)
-    if near is not None:
-        excused |= bad & near
-    if (
-        src_pred.probabilities is not None
-        and onnx_pred.probabilities is not None
-        and src_pred.probabilities.shape == onnx_pred.probabilities.shape
-        and src_pred.probabilities.shape[1] > 1
-    ):
-        top2 = np.sort(src_pred.probabilities, axis=1)[:, -2:]
-        tie = (top2[:, 1] - top2[:, 0]) <= 2 * atol
-        numeric_ok = np.isclose(onnx_pred.probabilities, src_pred.probabilities, rtol=rtol, atol=atol).all(axis=1)
-        excused |= bad & tie & numeric_ok
+    excused = _excused(onnx_pred, src_pred, bad, near, atol, rtol)
     unexcused = bad & ~excused
     clean = ~excused  # rows whose difference is judged
     judged_diff = 0.0
@@ -479,34 +613,143 @@ def export_parity(ctx: Context) -> Result:
         evidence["rows_near_split_threshold"] = int(near.sum())
     if excused.any():
         evidence["excused_rows"] = [int(i) for i in np.flatnonzero(excused)[:50]]
+    failures: list[str] = []
     if unexcused.any():
         first = int(np.argmax(unexcused))
         evidence["first_unexcused_row"] = first
         evidence["first_unexcused_values"] = _row_values(onnx_pred, src_pred, first)
-        return failed(
+        failures.append(
             f"the ONNX model differs from {source.path.name} on {int(unexcused.sum())}/{n} reference rows "
             f"(largest difference {diff['max_abs_diff']:.3g} > tolerance {atol:g} + {rtol:g}x|value|; "
-            f"label agreement {diff['label_agreement']:.4f}; first at row {first})",
-            measured,
-            evidence,
+            f"label agreement {diff['label_agreement']:.4f}; first at row {first})"
         )
-    if excused.sum() > max_share * n:
-        return failed(
+    elif excused.sum() > max_share * n:
+        failures.append(
             f"{int(excused.sum())}/{n} reference rows differ only near float32 split thresholds or label ties, "
-            f"more than parity_max_near_split_share={max_share:g} allows",
-            measured,
-            evidence,
+            f"more than parity_max_near_split_share={max_share:g} allows"
         )
+    probes = probe_evidence(ctx, atol, rtol)
+    evidence["probe_families"] = probes
+    measured["probe_families"] = {
+        e["family"]: {k: e[k] for k in ("rows", "rows_differing", "max_abs_diff", "label_agreement") if k in e}
+        for e in probes
+        if e.get("compared")
+    }
+    for e in probes:
+        if e.get("rows_differing"):
+            first = e["first_differing"]
+            failures.append(
+                f"{e['family']}: {e['rows_differing']}/{e['rows']} probe rows differ (largest difference "
+                f"{e['max_abs_diff']:.3g}, label agreement {e['label_agreement']:.4f}; first with "
+                f"{first['column']} = {first['value']!r})"
+            )
+    if failures:
+        return failed("; ".join(failures), measured, evidence)
     note = ""
     if excused.any():
         note = (
             f"; {int(excused.sum())} row(s) near a float32 split threshold or a label tie excused "
             f"(rows {evidence['excused_rows'][:10]})"
         )
+    compared = [e for e in probes if e.get("compared")]
+    probe_note = (
+        f"; {sum(e['rows'] for e in compared)} probe rows in {len(compared)} families "
+        f"({', '.join(e['family'] for e in compared)}) agree too"
+        if compared
+        else "; no probe family applied"
+    )
     return passed(
         f"ONNX model matches {source.path.name} on {n} reference rows: largest difference "
         f"{judged_diff:.3g} (tolerance {atol:g} + {rtol:g}x|value|), label agreement "
-        f"{diff['label_agreement']:.4f}{note}; source: {source.description}",
+        f"{diff['label_agreement']:.4f}{note}{probe_note}; source: {source.description}",
+        measured,
+        evidence,
+    )
+
+
+# --------------------------------------------------------------------------- RPR007
+def optimisation_evidence(ctx: Context) -> dict[str, Any]:
+    """The rows RPR002 scores, at the serving config's optimisation level and provider, and unoptimised on the CPU."""
+    from ..config import RuntimeSpec
+
+    def build() -> dict[str, Any]:
+        served = ctx.runtime_spec or RuntimeSpec()
+        plain = served.model_copy(update={"graph_optimization_level": "disable", "providers": ["CPUExecutionProvider"]})
+        out: dict[str, Any] = {
+            "served": {
+                "graph_optimization_level": served.graph_optimization_level,
+                "providers": list(served.providers),
+            },
+            "reference": {"graph_optimization_level": "disable", "providers": ["CPUExecutionProvider"]},
+        }
+        if out["served"] == out["reference"]:
+            return out
+        frame = ctx.sample_frame
+        m = min(len(frame), OPTIMISATION_ROWS)
+        base = base_predictions(ctx)
+        out["optimised"] = base if m == len(frame) else base.take(slice(0, m))
+        out["plain"] = ctx.predict(frame.iloc[:m], session=ctx.new_session(runtime=plain))
+        return out
+
+    return ctx.memo("rpr:optimisation", build)
+
+
+@check(
+    "RPR007",
+    "Graph optimisations and the execution provider do not change outputs",
+    category=CATEGORY,
+    severity="major",
+    requires=["session"],
+    mlts=["Infra 1", "Infra 3"],
+    remediation="find the fused pattern (onnxruntime `optimized_model_filepath` shows the optimised graph; "
+    "Conv/MatMul+BatchNormalization with a tiny variance is a classic) and fold or rescale it at export, or serve "
+    "with runtime.graph_optimization_level: basic or disable",
+    thresholds={"optimization_atol": 1e-5, "optimization_rtol": 1e-4},
+)
+def optimisation_parity(ctx: Context) -> Result:
+    """Outputs at the serving config's optimisation level and provider match an unoptimised CPU session.
+
+    onnxruntime rewrites the graph before it runs it (constant folding, Conv/MatMul +
+    BatchNormalization fusion, layout changes) and each execution provider has its own
+    kernels; a rewrite that is exact in real numbers can lose float32 precision (fusing
+    a BatchNormalization with a tiny variance turns a small difference of large numbers
+    into a large one). The first 2,048 reference rows (else synthetic rows) are scored both ways;
+    numbers must agree within `optimization_atol` (1e-5) + `optimization_rtol` (1e-4)
+    x |value|, and labels must agree except where the top two classes tie within the
+    tolerance.
+    """
+    atol, rtol = _tol(ctx, "optimization_atol"), _tol(ctx, "optimization_rtol")
+    ev = optimisation_evidence(ctx)
+    served = ev["served"]
+    shown = f"graph_optimization_level {served['graph_optimization_level']!r} on {', '.join(served['providers'])}"
+    measured: dict[str, Any] = {"served": served, "reference": ev["reference"]}
+    if "optimised" not in ev:
+        return passed(f"nothing to compare: the serving config runs unoptimised on the CPU ({shown})", measured)
+    optimised, plain = ev["optimised"], ev["plain"]
+    diff = compare(optimised, plain, atol=atol, rtol=rtol)
+    bad = diff["bad_mask"]
+    unexcused = bad & ~_excused(optimised, plain, bad, None, atol, rtol)
+    measured.update(
+        rows=diff["rows_compared"],
+        max_abs_diff=diff["max_abs_diff"],
+        rows_differing=int(unexcused.sum()),
+        label_mismatches=diff["label_mismatches"],
+    )
+    evidence = {"tolerance": {"atol": atol, "rtol": rtol}, "comparison": _public(diff)}
+    if unexcused.any():
+        first = int(np.argmax(unexcused))
+        evidence["first_differing_row"] = first
+        evidence["first_differing_values"] = _row_values(optimised, plain, first)
+        return failed(
+            f"{shown} changes the outputs of {int(unexcused.sum())}/{diff['rows_compared']} rows against an "
+            f"unoptimised CPU session (largest difference {diff['max_abs_diff']:.3g} > {atol:g} + {rtol:g}x|value|, "
+            f"{diff['label_mismatches']} label changes, first at row {first})",
+            measured,
+            evidence,
+        )
+    return passed(
+        f"{shown} and an unoptimised CPU session agree on {diff['rows_compared']} rows "
+        f"(largest difference {diff['max_abs_diff']:.3g})",
         measured,
         evidence,
     )

@@ -123,12 +123,6 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
         for o in serving.outputs
         if o.name not in graph_out
     )
-    details = getattr(ctx.bundle, "details", None) or {}
-    problems.extend(
-        f"output {name!r} is a sequence or map (e.g. a ZipMap) that this server cannot send; "
-        "re-export with zipmap=False so every output is a tensor"
-        for name in details.get("unservable_outputs", ())
-    )
     measured = {
         "graph_inputs": {n: f"{g['dtype']} {_show_dims(g['dims'])}" for n, g in graph_in.items()},
         "serving_inputs": {s.name: f"{s.dtype} {s.shape}" for s in serving.inputs},
@@ -580,3 +574,55 @@ def schema_informative(ctx: Context) -> Result:
         f"({len(measured['nullable'])} nullable)",
         measured,
     )
+
+
+# --------------------------------------------------------------------------- the serving target's limits
+_TENSOR_ONLY_TARGETS = {"triton": "Triton", "kserve": "KServe (Open Inference Protocol)"}
+
+
+@check(
+    "SCH006",
+    "Every output is a tensor the serving target can return",
+    category="schema",
+    severity="blocker",
+    requires=["serving"],
+    mlts=["Infra 3"],
+    remediation="re-export so every output is a tensor: skl2onnx `to_onnx(model, X, options={id(model): "
+    "{'zipmap': False}})` (or `options={'zipmap': False}` for every classifier), onnxmltools "
+    "`convert_lightgbm/convert_xgboost(..., zipmap=False)`; then declare the probability tensor in the serving config",
+)
+def outputs_are_tensors(ctx: Context) -> Result:
+    """Triton and KServe (Open Inference Protocol) return tensors only: a sequence or map output cannot be served.
+
+    scikit-learn classifiers exported by skl2onnx carry, by default, a ZipMap output:
+    a sequence of {class: probability} maps. onnxruntime returns it to Python callers,
+    but Triton refuses to load such a model and the Open Inference Protocol has no way
+    to send it. Judged from the graph's declared output types when the serving config
+    is a Triton `config.pbtxt` or a KServe InferenceService; with a native serving.yaml
+    the target server is not named, so non-tensor outputs are reported, not judged.
+    """
+    try:
+        proto = model_proto(ctx)
+    except ModelUnreadable as exc:
+        return errored(f"cannot read the graph's outputs: {exc} (see ART001)")
+    outputs = _signature(proto.graph.output)
+    non_tensor = {name: sig["kind"] for name, sig in outputs.items() if sig["kind"] != "tensor"}
+    fmt = ctx.bundle.serving_format or "native"
+    target = _TENSOR_ONLY_TARGETS.get(fmt)
+    measured = {
+        "serving_format": fmt,
+        "outputs": {name: sig["kind"] for name, sig in outputs.items()},
+        "non_tensor_outputs": sorted(non_tensor),
+    }
+    shown = ", ".join(f"{name!r} ({kind}, e.g. a ZipMap)" for name, kind in sorted(non_tensor.items()))
+    if target is None:
+        if non_tensor:
+            return passed(
+                f"the serving config names no tensor-only server; output(s) {shown} are not tensors: onnxruntime "
+                "returns them to Python, but Triton and KServe could not (see the fix if you serve with either)",
+                measured,
+            )
+        return passed(f"all {len(outputs)} output(s) are tensors", measured)
+    if non_tensor:
+        return failed(f"{target} cannot return output(s) {shown}: only tensors can be served", measured)
+    return passed(f"all {len(outputs)} output(s) are tensors, as {target} requires", measured)
