@@ -150,6 +150,15 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
     help="Check several bundles in this many processes at once (default 1).",
 )
 @click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Check each bundle as a Ray task: on the cluster at ADDRESS, or a local Ray instance when none is given.",
+)
+@click.option(
     "--select",
     multiple=True,
     help="Check ids or prefixes to run (comma-separated; ALL for all). Replaces [checks].select.",
@@ -183,6 +192,7 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
 def check(
     paths: tuple[Path, ...],
     jobs: int | None,
+    ray_address: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     fail_on: str | None,
@@ -210,7 +220,7 @@ def check(
     from . import fleet
 
     bundles = fleet.discover(list(paths) or [Path(".")])
-    if len(bundles) > 1 or jobs is not None:
+    if len(bundles) > 1 or jobs is not None or ray_address is not None:
         if endpoint:
             raise BundleError(
                 None,
@@ -218,7 +228,7 @@ def check(
                 "checks one bundle at a time",
                 "run readiness check BUNDLE --endpoint URL per bundle",
             )
-        _check_fleet(bundles, jobs or 1, quiet, report_paths)
+        _check_fleet(bundles, jobs or 1, quiet, report_paths, ray_address)
     path = bundles[0]
     from .engine import evaluate
     from .reports import terminal
@@ -254,7 +264,7 @@ def check(
     sys.exit(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED)
 
 
-_FLEET_OWN = {"paths", "jobs", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
+_FLEET_OWN = {"paths", "jobs", "ray_address", "quiet", *(f"{fmt}_path" for fmt in REPORT_OPTIONS)}
 
 
 def _child_args(ctx: click.Context) -> list[str]:
@@ -278,7 +288,9 @@ def _child_args(ctx: click.Context) -> list[str]:
     return args
 
 
-def _check_fleet(bundles: list[Path], jobs: int, quiet: bool, report_paths: dict[str, Path | None]) -> None:
+def _check_fleet(
+    bundles: list[Path], jobs: int, quiet: bool, report_paths: dict[str, Path | None], ray_address: str | None = None
+) -> None:
     """Check many bundles, each in its own process; write per-bundle scorecards and the fleet summary."""
     import time
 
@@ -290,21 +302,22 @@ def _check_fleet(bundles: list[Path], jobs: int, quiet: bool, report_paths: dict
     given = [report_paths[f"{fmt}_path"] for fmt in formats]
     out_dir = given[0].parent if given else Path("readiness-fleet")
     if not quiet:
-        click.echo(f"checking {len(bundles)} bundles, {jobs} at a time; scorecards in {out_dir}/", err=True)
+        how = f"as Ray tasks ({ray_address})" if ray_address else f"{jobs} at a time"
+        click.echo(f"checking {len(bundles)} bundles, {how}; scorecards in {out_dir}/", err=True)
 
     def progress(outcome: fleet.BundleOutcome) -> None:
         if not quiet:
             click.echo(f"{outcome.path}: {outcome.verdict} ({outcome.duration_s:.1f}s)", err=True)
 
     start = time.perf_counter()
-    outcomes = fleet.run(
-        bundles,
-        out_dir,
-        jobs=jobs,
-        formats=formats,
-        check_args=_child_args(click.get_current_context()),
-        on_done=progress,
-    )
+    child_args = _child_args(click.get_current_context())
+    if ray_address is not None:
+        address = None if ray_address == "local" else ray_address
+        outcomes = fleet.run_ray(
+            bundles, out_dir, address=address, formats=formats, check_args=child_args, on_done=progress
+        )
+    else:
+        outcomes = fleet.run(bundles, out_dir, jobs=jobs, formats=formats, check_args=child_args, on_done=progress)
     summary = fleet.summary(outcomes, jobs=jobs, wall_s=time.perf_counter() - start)
     write_atomic(out_dir / "fleet.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     written = [("fleet json", out_dir / "fleet.json")]

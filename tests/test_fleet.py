@@ -120,3 +120,28 @@ def test_fleet_lines_and_markdown_render_from_the_summary_alone():
     lines = fleet_report.render_lines(summary)
     assert lines[0].startswith("BLOCKED  m/a") and lines[-1].startswith("BLOCKED: 1 bundles")
     assert "a\\|b" in fleet_report.render_markdown(summary)
+
+
+def test_ray_gives_the_same_verdicts_and_scores_as_local_processes(registry, tmp_path):
+    pytest.importorskip("ray", reason="ray (the test extra) is not installed")
+    local, ray_out = tmp_path / "local", tmp_path / "ray"
+    first = _readiness(
+        "check", "models/good", "models/renamed", *FAST, "--jobs", "2", "--json", str(local / "f.json"), cwd=registry
+    )
+    second = _readiness(
+        "check", "models/good", "models/renamed", *FAST, "--json", str(ray_out / "f.json"), "--ray", cwd=registry
+    )
+    assert first.returncode == second.returncode == 1, second.stdout + second.stderr
+    assert "as Ray tasks (local)" in second.stderr
+
+    def comparable(path: Path) -> list[dict]:
+        keep = ("name", "verdict", "exit_code", "model", "scores", "blocking", "reasons", "reports")
+        return [{k: b[k] for k in keep} for b in json.loads(path.read_text())["bundles"]]
+
+    assert comparable(local / "fleet.json") == comparable(ray_out / "fleet.json")
+    for name in ("models-good", "models-renamed"):
+        a = json.loads((local / f"{name}.json").read_text())
+        b = json.loads((ray_out / f"{name}.json").read_text())
+        assert [(c["id"], c["status"], c["measured"]) for c in a["checks"]] == [
+            (c["id"], c["status"], c["measured"]) for c in b["checks"]
+        ]
