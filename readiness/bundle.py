@@ -8,89 +8,57 @@ a broken model file is a check result, not a loading error.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
+import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from . import formats
+from .bundle_data import MANIFEST_NAME, PICKLE_SUFFIXES, Bundle, sha256_file
 from .config import Manifest, ServingConfig, validation_to_bundle_error
 from .errors import BundleError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .parsing import clip, load_toml, load_yaml, load_yaml_documents, loads_json, loads_yaml, quote, read_text
+from .workspace import confine, find_root, require_file
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MANIFEST_NAME = "readiness.toml"
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks (models can be large)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass
-class Bundle:
-    """Parsed, validated inputs of one run. Paths are absolute."""
-
-    root: Path
-    manifest_path: Path | None
-    manifest: Manifest
-    model_path: Path
-    trust: bool = False
-    source_path: Path | None = None
-    serving: ServingConfig | None = None
-    serving_path: Path | None = None
-    schema: Any = None  # pandera DataFrameSchema
-    schema_path: Path | None = None
-    reference: pd.DataFrame | None = None
-    reference_path: Path | None = None
-    baseline: Bundle | None = None
-    notes: list[str] = field(default_factory=list)
-    format: str = "manifest"  # manifest | model-only | mlflow (readiness/formats)
-    serving_format: str | None = None  # native | triton | kserve
-    details: dict[str, Any] = field(default_factory=dict)  # what a format reader recorded
-
-    @property
-    def target(self) -> str | None:
-        return self.manifest.data.target
-
-    def relpath(self, path: Path | None) -> str | None:
-        """A path as the scorecard shows it: relative to the bundle root when inside it."""
-        if path is None:
-            return None
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+__all__ = [
+    "MANIFEST_NAME",
+    "PICKLE_SUFFIXES",
+    "Bundle",
+    "find_manifest",
+    "load_bundle",
+    "load_schema",
+    "load_serving",
+    "load_table",
+    "load_yaml",
+    "sha256_file",
+]
 
 
 # --------------------------------------------------------------------------- manifest
-def find_manifest(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
-    """Locate the manifest for PATH and return it with its raw table."""
+def find_manifest(path: str | os.PathLike[str], root: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Locate the manifest for PATH and return it with its raw table.
+
+    With ROOT, a manifest found inside a directory must resolve (after symlinks) inside it.
+    """
     p = Path(path)
     if not p.exists():
         raise BundleError(p, None, "no such file or directory", "pass a bundle directory or its readiness.toml")
     if p.is_dir():
         candidate = p / MANIFEST_NAME
-        if candidate.is_file():
-            return candidate, _read_toml(candidate)
+        if candidate.is_file() or candidate.is_symlink():
+            _confine_found(candidate, root)
+            return candidate, load_toml(candidate)
         pyproject = p / "pyproject.toml"
-        if pyproject.is_file():
-            table = _read_toml(pyproject).get("tool", {}).get("readiness")
+        if pyproject.is_file() or pyproject.is_symlink():
+            _confine_found(pyproject, root)
+            table = load_toml(pyproject).get("tool", {}).get("readiness")
             if isinstance(table, dict):
                 return pyproject, table
         raise BundleError(
@@ -100,12 +68,12 @@ def find_manifest(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
             'create readiness.toml with at least [model] path = "model.onnx", or run `readiness init MODEL`',
         )
     if p.name == "pyproject.toml":
-        table = _read_toml(p).get("tool", {}).get("readiness")
+        table = load_toml(p).get("tool", {}).get("readiness")
         if not isinstance(table, dict):
             raise BundleError(p, "[tool.readiness]", "table is missing", "add a [tool.readiness] table")
         return p, table
     if p.suffix == ".toml":
-        return p, _read_toml(p)
+        return p, load_toml(p)
     raise BundleError(
         p,
         None,
@@ -114,14 +82,9 @@ def find_manifest(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise BundleError(path, None, f"invalid TOML: {exc}", "fix the TOML syntax at the position shown") from None
-    except OSError as exc:
-        raise BundleError(path, None, f"cannot read: {exc.strerror}", "check the file's permissions") from None
+def _confine_found(path: Path, root: Path | None) -> None:
+    if root is not None:
+        confine(path.name, base=path.parent, root=root, file=path, key="(the manifest itself)")
 
 
 def parse_manifest(path: Path, table: dict[str, Any]) -> Manifest:
@@ -131,50 +94,29 @@ def parse_manifest(path: Path, table: dict[str, Any]) -> Manifest:
         raise validation_to_bundle_error(exc, str(path), Manifest) from None
 
 
-def _resolve(root: Path, rel: str, file: Path, key: str, *, must_exist: bool = True) -> Path:
-    p = Path(rel)
-    p = p if p.is_absolute() else (root / p)
-    if must_exist:
-        if not p.exists():
-            raise BundleError(
-                file,
-                key,
-                f"file {rel!r} does not exist (looked for {p})",
-                "fix the path; relative paths resolve against the manifest's directory",
-            )
-        if not p.is_file():
-            raise BundleError(file, key, f"{rel!r} is not a file", "point the key at a file")
-        if not os.access(p, os.R_OK):
-            raise BundleError(file, key, f"{rel!r} is not readable", "check the file's permissions")
-    return p
+def _resolve(
+    base: Path, rel: str, file: Path, key: str, *, workspace: Path | None = None, must_exist: bool = True
+) -> Path:
+    """The path REL names (relative to BASE), confined to the workspace root, then checked to be a file."""
+    p = confine(rel, base=base, root=workspace if workspace is not None else base.resolve(), file=file, key=key)
+    return require_file(p, rel, file, key) if must_exist else p
 
 
 # --------------------------------------------------------------------------- serving config
-def load_yaml(path: Path, key: str | None = None) -> Any:
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(path, key, f"cannot read: {exc}", "check that the file is readable UTF-8 text") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BundleError(
-            path, key, f"invalid YAML: {where}{problem}", "fix the YAML syntax at the line shown"
-        ) from None
-
-
 def load_serving(path: Path) -> ServingConfig:
-    from .formats import read_serving
+    return _load_serving(path)[0]
 
-    special = read_serving(path)  # a Triton config.pbtxt or a KServe InferenceService
+
+def _load_serving(path: Path) -> tuple[ServingConfig, str]:
+    """The serving config at PATH and its format (native, triton or kserve); the file is parsed once."""
+    documents = None if path.suffix.lower() == ".pbtxt" else load_yaml_documents(path)
+    kind = formats.serving_format(path, documents)
+    special = formats.read_serving(path, documents)  # a Triton config.pbtxt or a KServe InferenceService
     if special is not None:
-        return special
-    data = load_yaml(path)
+        return special, kind
+    if documents is not None and len(documents) > 1:
+        raise BundleError(path, None, "expected one YAML document, found several", "keep one document per file")
+    data = documents[0] if documents else None
     if not isinstance(data, dict):
         raise BundleError(
             path,
@@ -183,22 +125,23 @@ def load_serving(path: Path) -> ServingConfig:
             "see docs/reference/serving.md for the layout",
         )
     try:
-        return ServingConfig.model_validate(data)
+        return ServingConfig.model_validate(data), kind
     except ValidationError as exc:
         raise validation_to_bundle_error(exc, str(path), ServingConfig, table_style=False) from None
 
 
 # --------------------------------------------------------------------------- schema
-def load_schema(spec: str, root: Path, file: Path, trust: bool) -> tuple[Any, Path | None]:
+def load_schema(
+    spec: str, root: Path, file: Path, trust: bool, *, workspace: Path | None = None
+) -> tuple[Any, Path | None]:
     """Load a pandera DataFrameSchema from YAML/JSON, or from `module:attribute` with trust."""
     key = "[data].schema"
-    candidate = root / spec
-    if ":" in spec and not candidate.exists() and not Path(spec).is_absolute():
+    if _is_module_spec(spec, root):
         if not trust:
             raise BundleError(
                 file,
                 key,
-                f"{spec!r} is Python code and would be imported",
+                f"{quote(spec)} is Python code and would be imported",
                 "pass --trust to import it, or export the schema with schema.to_yaml()",
             )
         module_name, _, attr = spec.partition(":")
@@ -208,33 +151,44 @@ def load_schema(spec: str, root: Path, file: Path, trust: bool) -> tuple[Any, Pa
             schema = getattr(module, attr)
         except Exception as exc:  # noqa: BLE001 - user code may raise anything
             raise BundleError(
-                file, key, f"cannot import {spec!r}: {exc}", "check the module and attribute names"
+                file, key, f"cannot import {quote(spec)}: {clip(exc)}", "check the module and attribute names"
             ) from None
         finally:
             sys.path.remove(str(root))
         return schema, None
-    path = _resolve(root, spec, file, key)
-    import pandera.pandas as pa
+    path = _resolve(root, spec, file, key, workspace=workspace)
+    from pandera.io.pandas_io import deserialize_schema
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(path, None, f"cannot read: {exc}", "check that the file is readable UTF-8 text") from None
+    text = read_text(path)
     if path.suffix.lower() == ".json":
-        loader = pa.DataFrameSchema.from_json
+        data = loads_json(text, path)
+        _check_schema_keys(path, data)
     else:
-        _check_schema_keys(path, load_yaml(path, None))  # a syntax error is reported with its line
-        loader = pa.DataFrameSchema.from_yaml
+        data = loads_yaml(text, path)
+        _check_schema_keys(path, data)  # a syntax error is reported with its line
     try:
-        schema = loader(text)
+        schema = deserialize_schema(data)
     except Exception as exc:  # noqa: BLE001 - pandera raises many types
         raise BundleError(
             path,
             None,
-            f"not a pandera schema: {type(exc).__name__}: {exc}",
+            f"not a pandera schema: {type(exc).__name__}: {clip(exc)}",
             "write it with pandera's DataFrameSchema.to_yaml()/to_json()",
         ) from None
     return schema, path
+
+
+_MODULE_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _is_module_spec(spec: str, root: Path) -> bool:
+    """`package.module:attribute` (and not a file of that name in the bundle)."""
+    if not _MODULE_SPEC.match(spec):
+        return False
+    try:
+        return not (root / spec).exists()
+    except OSError:
+        return True
 
 
 _SCHEMA_KEYS = (
@@ -281,7 +235,7 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
             raise BundleError(
                 file,
                 key,
-                f"{path.name}: unsupported data format {suffix!r}",
+                f"{quote(path.name)}: unsupported data format {quote(suffix)}",
                 "use a .csv or .parquet file",
             )
     except BundleError:
@@ -297,7 +251,7 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
         raise BundleError(
             path,
             None,
-            f"cannot read data: {type(exc).__name__}: {exc}",
+            f"cannot read data: {type(exc).__name__}: {clip(exc)}",
             "write a valid CSV or Parquet file",
         ) from None
     if frame.empty:
@@ -306,50 +260,63 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- the whole bundle
-def load_bundle(path: str | os.PathLike[str] = ".", *, trust: bool = False, _follow_baseline: bool = True) -> Bundle:
-    """Load and validate the bundle at PATH (a directory, readiness.toml or pyproject.toml)."""
-    from . import formats
+def load_bundle(
+    path: str | os.PathLike[str] = ".",
+    *,
+    trust: bool = False,
+    root: str | os.PathLike[str] | None = None,
+    _follow_baseline: bool = True,
+) -> Bundle:
+    """Load and validate the bundle at PATH (a directory, readiness.toml or pyproject.toml).
 
-    special = formats.load_special(path, trust)  # an ONNX file alone, or an MLflow model directory
+    Every path the bundle names must resolve inside the workspace root: ROOT when given,
+    else the nearest enclosing git work tree of PATH, else the bundle's own directory.
+    """
+    workspace = find_root(path, root)
+    special = formats.load_special(path, trust, workspace)  # an ONNX file alone, or an MLflow model directory
     if special is not None:
         return special
-    manifest_path, table = find_manifest(path)
+    manifest_path, table = find_manifest(path, workspace)
     manifest = parse_manifest(manifest_path, table)
-    root = manifest_path.parent.resolve()
-    model_path = _resolve(root, manifest.model.path, manifest_path, "[model].path")
+    base = manifest_path.parent.resolve()
+    model_path = _resolve(base, manifest.model.path, manifest_path, "[model].path", workspace=workspace)
     bundle = Bundle(
-        root=root,
+        root=base,
         manifest_path=manifest_path.resolve(),
         manifest=manifest,
         model_path=model_path,
         trust=trust,
+        workspace=workspace,
     )
 
     if manifest.model.source:
-        bundle.source_path = _resolve(root, manifest.model.source, manifest_path, "[model].source")
+        bundle.source_path = _resolve(base, manifest.model.source, manifest_path, "[model].source", workspace=workspace)
     if manifest.serving.config:
-        bundle.serving_path = _resolve(root, manifest.serving.config, manifest_path, "[serving].config")
-        bundle.serving = load_serving(bundle.serving_path)
+        bundle.serving_path = _resolve(
+            base, manifest.serving.config, manifest_path, "[serving].config", workspace=workspace
+        )
+        bundle.serving, bundle.serving_format = _load_serving(bundle.serving_path)
     data = manifest.data
     if data.schema_:
-        bundle.schema, bundle.schema_path = load_schema(data.schema_, root, manifest_path, trust)
+        bundle.schema, bundle.schema_path = load_schema(data.schema_, base, manifest_path, trust, workspace=workspace)
     if data.reference:
-        bundle.reference_path = _resolve(root, data.reference, manifest_path, "[data].reference")
+        bundle.reference_path = _resolve(base, data.reference, manifest_path, "[data].reference", workspace=workspace)
         bundle.reference = load_table(bundle.reference_path, manifest_path, "[data].reference")
-        if data.target and data.target not in bundle.reference.columns:
-            cols = ", ".join(map(str, bundle.reference.columns[:20]))
+        columns = {str(c) for c in bundle.reference.columns}
+        if data.target and data.target not in columns:
             raise BundleError(
                 manifest_path,
                 "[data].target",
-                f"column {data.target!r} is not in {bundle.reference_path.name} (columns: {cols})",
-                "name the label column of the reference data",
+                f"column {quote(data.target)} is not among the {len(columns)} column(s) of "
+                f"{quote(bundle.reference_path.name)}",
+                "name the label column of the reference data (its header row)",
             )
         for col in data.slices:
-            if col not in bundle.reference.columns:
+            if col not in columns:
                 raise BundleError(
                     manifest_path,
                     "[data].slices",
-                    f"column {col!r} is not in {bundle.reference_path.name}",
+                    f"column {quote(col)} is not in {quote(bundle.reference_path.name)}",
                     "list columns of the reference data",
                 )
     elif data.target or data.slices:
@@ -359,12 +326,23 @@ def load_bundle(path: str | os.PathLike[str] = ".", *, trust: bool = False, _fol
             "target/slices are set but there is no reference data",
             'add [data].reference = "reference.csv"',
         )
-    if manifest.lineage.training_data:
-        _resolve(root, manifest.lineage.training_data, manifest_path, "[lineage].training_data")
+    lineage = manifest.lineage
+    if lineage.training_data:
+        _resolve(base, lineage.training_data, manifest_path, "[lineage].training_data", workspace=workspace)
+    if lineage.environment and _looks_like_path(lineage.environment.strip()):
+        # a lock file's path (RPR005 hashes it); a free-text description names no file
+        confine(lineage.environment.strip(), base=base, root=workspace, file=manifest_path, key="[lineage].environment")
     if manifest.baseline.manifest and _follow_baseline:
-        base = _resolve(root, manifest.baseline.manifest, manifest_path, "[baseline].manifest", must_exist=False)
+        base_manifest = _resolve(
+            base,
+            manifest.baseline.manifest,
+            manifest_path,
+            "[baseline].manifest",
+            workspace=workspace,
+            must_exist=False,
+        )
         try:
-            bundle.baseline = load_bundle(base, trust=trust, _follow_baseline=False)
+            bundle.baseline = load_bundle(base_manifest, trust=trust, root=workspace, _follow_baseline=False)
         except BundleError as exc:
             raise BundleError(
                 manifest_path,
@@ -374,6 +352,11 @@ def load_bundle(path: str | os.PathLike[str] = ".", *, trust: bool = False, _fol
             ) from None
     formats.finish(bundle)
     return bundle
+
+
+def _looks_like_path(text: str) -> bool:
+    """A lock file's path (no spaces; a directory part or a file suffix), as opposed to free text."""
+    return not re.search(r"\s", text) and ("/" in text or "\\" in text or bool(re.search(r"\.\w+$", text)))
 
 
 def raw_model_dump(model: BaseModel) -> dict[str, Any]:

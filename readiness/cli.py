@@ -180,6 +180,13 @@ def _write_reports(scorecard: Any, paths: dict[str, Path | None]) -> list[tuple[
     help="Allow loading code from the bundle (pickle/joblib sources, module:attr schemas).",
 )
 @click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root: every file the bundle names must lie inside it (default: the bundle's git work "
+    "tree, else its directory).",
+)
+@click.option(
     "--seed",
     type=int,
     default=0,
@@ -197,6 +204,7 @@ def check(
     ignore: tuple[str, ...],
     fail_on: str | None,
     trust: bool,
+    root: Path | None,
     seed: int,
     quiet: bool,
     endpoint: str | None,
@@ -242,6 +250,7 @@ def check(
         scorecard, _ctx = evaluate(
             path,
             trust=trust,
+            root=root,
             seed=seed,
             select=_split(select) or None,
             ignore=_split(ignore),

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BundleError
+from .parsing import clip, quote
 from .vocabulary import SEVERITIES, SEVERITY_RANK, Severity  # noqa: F401 - re-exported for older imports
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -283,26 +284,28 @@ def validation_to_bundle_error(
     """Turn pydantic's errors into one BundleError that names file, key and fix."""
     problems: list[str] = []
     first_key: str | None = None
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:5]:  # a hostile file can hold thousands of errors: name the first few
         loc = tuple(err["loc"])
-        key = _key_path(loc, table_style)
+        key = clip(_key_path(loc, table_style))
         first_key = first_key or key
         if err["type"] == "extra_forbidden":
             owner = _model_at(model, loc)
             keys = valid_keys(owner) if owner else []
-            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            close = difflib.get_close_matches(str(loc[-1])[:200], keys, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             problems.append(f"{key}: unknown key; {hint}valid keys: {', '.join(keys)}")
         elif err["type"] == "missing":
             problems.append(f"{key}: required key is missing")
         elif err["type"] == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
-            problems.append(f"{key}: {err['input']!r} is not valid; expected one of {expected}")
+            problems.append(f"{key}: {quote(err['input'])} is not valid; expected one of {expected}")
         else:
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            problems.append(f"{key}: {err['msg']} (got {quote(err.get('input'))})")
+    shown = "; ".join(problems) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
     return BundleError(
         file,
         None,
-        "; ".join(problems),
+        shown,
         "correct the key(s) named above; every key is listed in docs/reference/manifest.md and docs/reference/serving.md",
     )

@@ -12,12 +12,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from . import contract
 from . import runtime as rt
-from .bundle import Bundle
+from .bundle_data import Bundle
 from .config import InputSpec, OutputSpec, ServingConfig
 from .errors import ModelLoadError, SkipCheck
 from .onnx_model import OnnxModel
@@ -130,7 +132,18 @@ class Context:
 
         path = self.bundle.model_path if model is None else model
         if model is None:
-            assert_safe_external_data(self.model_proto, self.bundle.model_path.parent, self.bundle.root)
+            proto = self.model_proto
+        else:  # a model given here is scanned the same way before any session holds it
+            import onnx
+
+            proto = (
+                onnx.load_from_string(model)
+                if isinstance(model, bytes)
+                else onnx.load(str(model), load_external_data=False)
+            )
+        assert_safe_external_data(
+            proto, self.bundle.model_path.parent if model is None or isinstance(model, bytes) else Path(model).parent
+        )
         self.counters["sessions_created"] += 1
         spec = self.runtime_spec if runtime is None else runtime
         return rt.create_session(path, spec, intra_op_threads=intra_op_threads)
@@ -156,22 +169,16 @@ class Context:
     def inputs(self) -> list[InputSpec]:
         if self.serving is not None:
             return list(self.serving.inputs)
-        return self.memo("context:derived_inputs", lambda: rt.derive_inputs(self.session, self._candidate_columns()))
+        return self.memo(
+            "context:derived_inputs",
+            lambda: contract.derive_inputs(self.session, contract.candidate_columns(self.bundle)),
+        )
 
     @property
     def outputs(self) -> list[OutputSpec]:
         if self.serving is not None:
             return list(self.serving.outputs)
-        return self.memo("context:derived_outputs", lambda: rt.derive_outputs(self.session))
-
-    def _candidate_columns(self) -> list[str] | None:
-        ref = self.bundle.reference
-        if ref is not None:
-            return [c for c in ref.columns if c != self.bundle.target]
-        schema = self.bundle.schema
-        if schema is not None:
-            return [c for c in schema.columns if c != self.bundle.target]
-        return None
+        return self.memo("context:derived_outputs", lambda: contract.derive_outputs(self.session))
 
     @property
     def feature_columns(self) -> list[str]:
@@ -238,7 +245,7 @@ class Context:
             rng = self.rng("sample_frame")
             if self.bundle.schema is not None:
                 return synth.from_schema(self.bundle.schema, self.feature_columns, self.SAMPLE_ROWS, rng)
-            return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng)
+            return synth.from_inputs(self.inputs, self.SAMPLE_ROWS, rng, scales=synth.graph_scales(self))
 
         return self.memo("context:sample_frame", build)
 

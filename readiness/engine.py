@@ -15,6 +15,7 @@ from .bundle import Bundle, load_bundle, sha256_file
 from .context import Context
 from .errors import BundleError
 from .gate import apply_waivers, decide, scores
+from .parsing import clip, quote
 from .registry import Registry, default_registry, select_checks
 from .runner import CheckRun, Listener, Runner
 from .scorecard import CheckRecord, Scorecard
@@ -73,14 +74,14 @@ def selected_checks(
 def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
     file = bundle.manifest_path
     for key, problem, fix in registry.threshold_problems(bundle.manifest.policy.thresholds):
-        raise BundleError(file, f"[policy.thresholds].{key}", problem, fix)
+        raise BundleError(file, f"[policy.thresholds].{clip(key)}", problem, fix)
     for key, where in [(i, "[checks.severity]") for i in bundle.manifest.checks.severity] + [
         (w.check, "[[waivers]].check") for w in bundle.manifest.waivers
     ]:
         if key not in registry:
             raise BundleError(
                 file,
-                f"{where} {key}",
+                f"{where} {clip(key)}",
                 "no installed check has this id",
                 "use an id from `readiness list-checks`",
             )
@@ -89,7 +90,7 @@ def _validate_against_registry(bundle: Bundle, registry: Registry) -> None:
             raise BundleError(
                 file,
                 "[policy].require",
-                f"{rid!r} matches no check",
+                f"{quote(rid)} matches no check",
                 "use an id or prefix from `readiness list-checks`",
             )
 
@@ -98,6 +99,7 @@ def evaluate(
     path: str | os.PathLike[str] | Bundle = ".",
     *,
     trust: bool = False,
+    root: str | os.PathLike[str] | None = None,
     seed: int = 0,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
@@ -110,7 +112,7 @@ def evaluate(
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard (and the context used)."""
     started = time.time()
-    bundle = path if isinstance(path, Bundle) else load_bundle(path, trust=trust)
+    bundle = path if isinstance(path, Bundle) else load_bundle(path, trust=trust, root=root)
     registry = registry if registry is not None else default_registry()
     _validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)

@@ -21,8 +21,8 @@ class BundleError(ReadinessError):
 
     def __init__(self, file: str | Path | None, key: str | None, problem: str, fix: str = ""):
         self.file = str(file) if file is not None else None
-        self.key = key
-        self.problem = problem
+        self.key = _one_line(key, 200) if key is not None else None  # keys can come from a hostile bundle
+        self.problem = _one_line(problem, 4000)
         self.fix = fix
         super().__init__(self.format())
 
@@ -34,6 +34,13 @@ class BundleError(ReadinessError):
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
+
+
+def _one_line(text: str, limit: int) -> str:
+    """TEXT on one line and at most LIMIT characters: the last net under messages that quote a bundle
+    (callers quote bundle content with `parsing.quote`, 200 characters at most)."""
+    text = str(text).replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RegistryError(ReadinessError):

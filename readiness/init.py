@@ -148,8 +148,7 @@ def _yaml_scalar(value: Any) -> str:
 
 def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any] | None) -> tuple[str, list[str]]:
     """A serving.yaml derived from the graph; every value commented."""
-    from .formats import assign_features
-    from .formats._graph import graph_contract, graph_inputs, load_proto
+    from .contract import assign_features, graph_contract, graph_inputs, load_proto
 
     contract = graph_contract(model_path)
     if contract is None:
@@ -330,7 +329,7 @@ def _primary_metric(task: str | None) -> str:
 
 
 def _metadata(model_path: Path) -> dict[str, str]:
-    from .formats._graph import load_proto
+    from .contract import load_proto
 
     proto = load_proto(model_path)
     return {p.key: p.value for p in proto.metadata_props} if proto is not None else {}
@@ -343,9 +342,16 @@ def init_bundle(
     data: str | os.PathLike[str] | None = None,
     target: str | None = None,
     force: bool = False,
+    root: str | os.PathLike[str] | None = None,
 ) -> InitResult:
-    """Write readiness.toml, serving.yaml and (with data) schema.yaml next to MODEL."""
+    """Write readiness.toml, serving.yaml and (with data) schema.yaml next to MODEL.
+
+    The data sample the manifest will name must lie inside the workspace root (ROOT, else the
+    model's git work tree, else its directory), as `readiness check` requires."""
     from .bundle import load_table
+    from .workspace import confine, find_root
+
+    workspace_option = root
 
     model_path = Path(model).resolve()
     if not model_path.is_file():
@@ -366,6 +372,14 @@ def init_bundle(
     data_rel = None
     review: list[str] = []
     if data is not None:
+        workspace = find_root(model_path.parent, workspace_option)
+        confine(
+            data,
+            base=Path.cwd(),
+            root=workspace,
+            file=None,
+            key="--data",
+        )
         data_path = Path(data).resolve()
         if not data_path.is_file():
             raise BundleError(data, "--data", "no such file", "pass a CSV or Parquet sample of the model's inputs")
@@ -404,7 +418,13 @@ def init_bundle(
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="A CSV/Parquet sample of the inputs.")
 @click.option("--target", default=None, help="The label column in the data sample.")
 @click.option("--force", is_flag=True, help="Overwrite readiness.toml, serving.yaml and schema.yaml if they exist.")
-def init_command(model: Path, data: Path | None, target: str | None, force: bool) -> None:
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root the data sample must lie in (default: the model's git work tree, else its directory).",
+)
+def init_command(model: Path, data: Path | None, target: str | None, force: bool, root: Path | None) -> None:
     """Write a starter bundle next to MODEL: readiness.toml, serving.yaml and, with --data, schema.yaml.
 
     Every generated value is commented so you know what to review. Existing files are
@@ -416,7 +436,7 @@ def init_command(model: Path, data: Path | None, target: str | None, force: bool
       readiness check .
     """
     try:
-        result = init_bundle(model, data=data, target=target, force=force)
+        result = init_bundle(model, data=data, target=target, force=force, root=root)
     except BundleError as exc:
         click.echo(f"readiness: error: {exc}", err=True)
         sys.exit(2)

@@ -251,3 +251,64 @@ def _bootstrap_interval(
         centre, full = statistic(rows), statistic(np.arange(n))
         lo, hi = full - (centre - lo) * scale, full + (hi - centre) * scale
     return lo, hi
+
+
+# --------------------------------------------------------------------------- one-sided bounds for a bar
+def delong_auc_bounds(
+    y_true: np.ndarray, score: np.ndarray, positive: Any, confidence: float
+) -> tuple[float | None, float | None]:
+    """One-sided bounds at `confidence` on the ROC AUC, from DeLong's variance (no resampling, no seed).
+
+    The AUC's structural components (per positive: the share of negatives it outranks; per
+    negative: the share of positives that outrank it) give its variance (DeLong et al. 1988,
+    computed from mid-ranks as Sun and Xu 2014 do); the bounds are AUC -/+ z * sd, within [0, 1].
+    """
+    from scipy.stats import norm
+
+    y_true = np.asarray(y_true)
+    score = np.asarray(score, dtype=np.float64)
+    pos = y_true == positive
+    m, n = int(pos.sum()), int((~pos).sum())
+    if m < 2 or n < 2:
+        return None, None
+    x, y = score[pos], score[~pos]
+    tz = rankdata(np.concatenate([x, y]))
+    tx, ty = rankdata(x), rankdata(y)
+    auc = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (tz[:m] - tx) / n  # per positive: share of negatives it outranks
+    v01 = 1.0 - (tz[m:] - ty) / m  # per negative: share of positives that outrank it
+    sd = math.sqrt(max(float(np.var(v10, ddof=1)) / m + float(np.var(v01, ddof=1)) / n, 0.0))
+    z = float(norm.ppf(confidence))
+    return max(0.0, auc - z * sd), min(1.0, auc + z * sd)
+
+
+def metric_bounds(
+    name: str,
+    task: str,
+    y_true: np.ndarray,
+    pred: Predictions,
+    *,
+    confidence: float,
+    rng: np.random.Generator,
+    n_resamples: int = 1000,
+) -> tuple[float | None, float | None, str]:
+    """One-sided lower and upper bounds, each at `confidence`, on a metric over the rows' population,
+    and how they were found: DeLong for ROC AUC, exact binomial (Clopper-Pearson) for accuracy, a
+    seeded percentile bootstrap (at 2c - 1 two-sided, i.e. c each side) for the rest."""
+    y_true = np.asarray(y_true)
+    if name == "roc_auc" and task == "binary_classification" and pred.probabilities is not None:
+        classes = list(pred.classes) if pred.classes is not None else sorted(set(y_true.tolist()))
+        positive = _positive_label(classes)
+        score = np.asarray(pred.probabilities)[:, classes.index(positive)]
+        lo, hi = delong_auc_bounds(y_true, score, positive, confidence)
+        return lo, hi, "DeLong variance of the AUC, normal bounds"
+    if name == "accuracy" and task != "regression":
+        from .stats import share_interval
+
+        correct = int(np.sum(y_true == _coerce_labels(pred.labels, y_true)))
+        interval = share_interval(correct, len(y_true), confidence)
+        return interval.lower, interval.upper, "exact binomial (Clopper-Pearson) bounds on the share of correct rows"
+    lo, hi = bootstrap_ci(
+        name, task, y_true, pred, rng=rng, n_resamples=n_resamples, confidence=max(2 * confidence - 1, 0.01)
+    )
+    return lo, hi, f"seeded percentile bootstrap over the rows ({n_resamples} resamples)"

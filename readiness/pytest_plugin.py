@@ -121,6 +121,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Lowest severity whose failure blocks the ::gate item (default: [policy].fail_on of the bundle).",
     )
     group.addoption(
+        "--readiness-root",
+        default=None,
+        metavar="DIR",
+        help="Workspace root: every file a bundle names must lie inside it (default: the bundle's git work "
+        "tree, else its directory).",
+    )
+    group.addoption(
         "--readiness-trust",
         action="store_true",
         default=False,
@@ -239,7 +246,7 @@ class BundleRun:
             from .engine import _validate_against_registry, selected_checks
 
             self.registry = self.plugin.registry()
-            self.bundle = load_bundle(self.manifest, trust=self.plugin.trust)
+            self.bundle = load_bundle(self.manifest, trust=self.plugin.trust, root=self.plugin.root)
             _validate_against_registry(self.bundle, self.registry)
             self.specs = selected_checks(self.registry, self.bundle, None, None)
         except BaseException as exc:
@@ -337,6 +344,8 @@ class ReadinessPlugin:
         self.trust: bool = config.getoption("readiness_trust")
         self.endpoint_url: str | None = config.getoption("readiness_endpoint")
         self.endpoint_auth_env: str | None = config.getoption("readiness_endpoint_auth_env")
+        root = config.getoption("readiness_root")
+        self.root: Path | None = Path(config.invocation_params.dir, root) if root else None
         self._manifests: dict[Path, BundleRun] | None = None
         self._registry: Registry | None = None
         self.written: list[str] = []

@@ -2,7 +2,7 @@
 
 This module knows how one request row becomes the model's input tensors (the
 serving config's `inputs`) and what the model's outputs mean (its `outputs`).
-When there is no serving config, both are derived from the graph.
+When there is no serving config, both are derived from the graph (`readiness.contract`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import InputSpec, OutputSpec, RuntimeSpec, ServingConfig
+from .config import InputSpec, OutputSpec, RuntimeSpec
 from .errors import OutputMismatch
 
 # ONNX tensor element type names (as onnxruntime reports them) -> serving dtype names.
@@ -118,52 +118,6 @@ def create_session(
     opts = session_options(runtime, intra_op_threads=intra_op_threads)
     source = str(model) if isinstance(model, Path) else model
     return ort.InferenceSession(source, sess_options=opts, providers=providers)
-
-
-# --------------------------------------------------------------------------- contract derived from the graph
-def _dims(shape: Sequence[Any]) -> list[int]:
-    return [d if isinstance(d, int) and d > 0 else -1 for d in shape]
-
-
-def derive_inputs(session: Any, columns: Sequence[str] | None = None) -> list[InputSpec]:
-    """Input specs from the graph: one 2-D input takes all `columns`, else one input per column."""
-    graph_inputs = session.get_inputs()
-    specs: list[InputSpec] = []
-    for gi in graph_inputs:
-        dtype = ORT_TYPES.get(gi.type, "float32")
-        shape = _dims(gi.shape)
-        features = None
-        if (
-            len(graph_inputs) == 1
-            and len(shape) == 2
-            and columns is not None
-            and (shape[1] == -1 or shape[1] == len(columns))
-        ):
-            features = list(columns)
-        elif columns is None and len(shape) == 2 and shape[1] > 1 and shape[0] in (-1, 1):
-            features = [f"{gi.name}_{i}" for i in range(shape[1])]
-        specs.append(InputSpec(name=gi.name, dtype=dtype, shape=shape, features=features))
-    return specs
-
-
-def derive_outputs(session: Any) -> list[OutputSpec]:
-    specs: list[OutputSpec] = []
-    outputs = session.get_outputs()
-    for go in outputs:
-        name = go.name.lower()
-        if go.type.startswith("seq(map") or "prob" in name:
-            specs.append(OutputSpec(name=go.name, kind="probabilities"))
-        elif "label" in name or go.type in ("tensor(int64)", "tensor(string)"):
-            specs.append(OutputSpec(name=go.name, kind="label"))
-        elif len(outputs) == 1:
-            specs.append(OutputSpec(name=go.name, kind="regression"))
-        else:
-            specs.append(OutputSpec(name=go.name, kind="score"))
-    return specs
-
-
-def derive_serving(session: Any, columns: Sequence[str] | None = None) -> ServingConfig:
-    return ServingConfig(inputs=derive_inputs(session, columns), outputs=derive_outputs(session))
 
 
 # --------------------------------------------------------------------------- feeding

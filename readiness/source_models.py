@@ -2,8 +2,9 @@
 
 Supported kinds (see `readiness.sources.source_kind`):
 
-- `.skops`: loaded with skops, trusting only types from the allow-listed modules
-  (`sources.SKOPS_TRUSTED_MODULES`); other types need `--trust`.
+- `.skops`: loaded with skops, trusting only skops' defaults and the reviewed exact type
+  names in `sources.SKOPS_ALLOWED_TYPES`; other types need `--trust`. The archive's
+  unpacked size is bounded first (`sources.check_skops_archive`).
 - XGBoost `.json`/`.ubj` and LightGBM `.txt`: loaded by their own libraries when
   installed (no code runs); otherwise the caller skips with the reason.
 - `.pkl`/`.pickle`/`.joblib`: only with `--trust` (unpickling runs code).

@@ -113,3 +113,54 @@ def _validate(n: int, q: float, confidence: float) -> None:
         raise ValueError(f"confidence {confidence} must be strictly between 0 and 1")
     if n < 0:
         raise ValueError("n must be >= 0")
+
+
+# --------------------------------------------------------------------------- shares of rows (binomial)
+@dataclass(frozen=True)
+class ShareInterval:
+    """`events` of `samples` rows, with exact (Clopper-Pearson) one-sided bounds on the true share."""
+
+    events: int
+    samples: int
+    confidence: float
+    lower: float
+    upper: float
+
+    @property
+    def point(self) -> float:
+        return self.events / self.samples if self.samples else 0.0
+
+
+def share_interval(events: int, samples: int, confidence: float) -> ShareInterval:
+    """Clopper-Pearson bounds on a binomial share: each one-sided at `confidence` (together a two-sided
+    interval at 2c - 1), exact for any sample size, no normal approximation."""
+    from scipy.stats import beta
+
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence {confidence} must be strictly between 0 and 1")
+    if samples <= 0:
+        return ShareInterval(0, 0, confidence, 0.0, 1.0)
+    if not 0 <= events <= samples:
+        raise ValueError(f"{events} events out of {samples} samples")
+    alpha = 1.0 - confidence
+    lower = 0.0 if events == 0 else float(beta.ppf(alpha, events, samples - events + 1))
+    upper = 1.0 if events == samples else float(beta.ppf(confidence, events + 1, samples - events))
+    return ShareInterval(events, samples, confidence, lower, upper)
+
+
+def judge_share(interval: ShareInterval, limit: float) -> str:
+    """pass when the upper bound is within the limit, fail when the lower bound exceeds it, else undecided."""
+    if interval.upper <= limit:
+        return "pass"
+    if interval.lower > limit:
+        return "fail"
+    return "undecided"
+
+
+def planned_sizes(first: int, cap: int) -> list[int]:
+    """Cumulative sample sizes of a sequential test that doubles from `first` up to `cap` (both included)."""
+    first = max(1, min(first, cap))
+    sizes = [first]
+    while sizes[-1] < cap:
+        sizes.append(min(cap, 2 * sizes[-1]))
+    return sizes

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from . import scales as scales_module
 from .config import InputSpec
+from .scales import Scale
 
 
 def column_bounds(column: Any) -> tuple[float | None, float | None, list[Any] | None]:
@@ -54,9 +56,37 @@ def from_schema(schema: Any, columns: Sequence[str], n_rows: int, rng: np.random
     return pd.DataFrame(data)
 
 
-def from_inputs(inputs: Sequence[InputSpec], n_rows: int, rng: np.random.Generator) -> Any:
-    """Standard-normal floats, small non-negative integers, short strings: one column per feature."""
+def graph_scales(ctx: Any) -> dict[str, Scale]:
+    """The scales the model's graph states for its request columns (see `readiness.scales`), once per run."""
+
+    def build() -> dict[str, Scale]:
+        try:
+            return scales_module.graph_scales(ctx.model_proto, ctx.inputs)
+        except Exception:  # noqa: BLE001 - a graph we cannot read states nothing; ART001 reports it
+            return {}
+
+    return ctx.memo("synth:graph_scales", build)
+
+
+def unscaled_columns(ctx: Any, columns: Sequence[str]) -> list[str]:
+    """Columns of invented rows whose scale nobody stated: without reference data and schema, the
+    ones the graph states no scale for. Checks whose verdict depends on the scale report only a
+    measurement for them."""
+    if ctx.bundle.reference is not None or ctx.bundle.schema is not None:
+        return []
+    stated = graph_scales(ctx)
+    return [c for c in columns if c not in stated]
+
+
+def from_inputs(
+    inputs: Sequence[InputSpec], n_rows: int, rng: np.random.Generator, scales: dict[str, Scale] | None = None
+) -> Any:
+    """One column per feature: on the scale the graph states where `scales` has it (normal around its
+    centre with its spread, or its categories), else standard-normal floats, small non-negative
+    integers, short strings."""
     import pandas as pd
+
+    scales = scales or {}
 
     data: dict[str, Any] = {}
     cell_inputs = [spec for spec in inputs if spec.features is None and needs_tensor_cells(spec.shape)]
@@ -69,14 +99,18 @@ def from_inputs(inputs: Sequence[InputSpec], n_rows: int, rng: np.random.Generat
         if spec in cell_inputs:
             data[spec.name] = [_cell(spec, rng) for _ in range(n_rows)]
             continue
-        if spec.features is not None:
-            names = list(spec.features)
-        elif len(spec.shape) == 2 and spec.shape[1] > 1:
-            names = [f"{spec.name}_{i}" for i in range(spec.shape[1])]
-        else:
-            names = [spec.name]
-        for name in names:
-            if spec.dtype.startswith("float"):
+        for name in scales_module.column_names(spec):
+            scale = scales.get(name)
+            if scale is not None and scale.categories:
+                cats = list(scale.categories)
+                data[name] = np.array([cats[i] for i in rng.integers(0, len(cats), n_rows)], dtype=object)
+                if spec.dtype != "string":
+                    data[name] = data[name].astype(spec.dtype if not spec.dtype.startswith("float") else "float64")
+            elif scale is not None and spec.dtype.startswith("float"):
+                data[name] = scale.center + scale.spread * rng.standard_normal(n_rows)
+            elif scale is not None and spec.dtype != "bool" and spec.dtype != "string":
+                data[name] = np.round(scale.center + scale.spread * rng.standard_normal(n_rows)).astype(np.int64)
+            elif spec.dtype.startswith("float"):
                 data[name] = rng.standard_normal(n_rows)
             elif spec.dtype == "bool":
                 data[name] = rng.integers(0, 2, n_rows).astype(bool)

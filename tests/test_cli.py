@@ -108,7 +108,7 @@ def test_header_only_csv(bundle):
 
 def test_target_not_in_reference(bundle):
     _edit(bundle / "readiness.toml", 'target = "label"', 'target = "y"')
-    _expect_input_error(["check", str(bundle)], "[data].target", "'y' is not in reference.csv")
+    _expect_input_error(["check", str(bundle)], "[data].target", "column 'y' is not among")
 
 
 def test_schema_that_is_not_pandera(bundle):
@@ -129,6 +129,7 @@ def test_unknown_selector(bundle):
 
 
 def test_broken_baseline_is_named(bundle, tmp_path):
+    (bundle.parent / ".git").mkdir()  # ../prod is inside the workspace root, but holds no bundle
     (bundle / "readiness.toml").write_text(
         (bundle / "readiness.toml").read_text() + '\n[baseline]\nmanifest = "../prod/readiness.toml"\n'
     )

@@ -224,6 +224,7 @@ def test_a_model_that_refuses_the_served_rows_is_an_error_naming_the_contract_no
 
 # --------------------------------------------------------------------------- LAT005
 def _pair(tmp_path: Path, candidate: Any) -> Path:
+    (tmp_path / ".git").mkdir()  # a work tree holding both bundles: the baseline is inside the workspace root
     write_bundle(tmp_path / "baseline", prob_model(4), serving=serving_config(max_batch_size=1))
     return bundle(
         tmp_path / "candidate",
@@ -269,6 +270,7 @@ def test_a_time_cap_too_short_to_bound_p99_is_inconclusive_never_a_pass(tmp_path
 def test_a_baseline_asking_for_a_missing_provider_is_a_plain_skip(tmp_path):
     base_cfg = serving_config(max_batch_size=1)
     base_cfg["runtime"] = {"providers": ["CUDAExecutionProvider"]}
+    (tmp_path / ".git").mkdir()  # the workspace root holds both bundles
     write_bundle(tmp_path / "baseline", prob_model(4), serving=base_cfg)
     path = bundle(tmp_path / "candidate", manifest={"baseline": {"manifest": "../baseline/readiness.toml"}})
     rec = run(path, "LAT005")["LAT005"]

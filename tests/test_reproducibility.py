@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import tomli_w
-from builders import prob_model, serving_config, sklearn_onnx, tabular_data, update_manifest, write_bundle
+from builders import (
+    prob_model,
+    serving_config,
+    set_thresholds,
+    sklearn_onnx,
+    tabular_data,
+    update_manifest,
+    write_bundle,
+)
 from onnx import helper
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -141,6 +149,44 @@ def test_rpr002_fails_when_model_normalises_over_the_batch(tmp_path):
         evidence["first_differing_values"]["got"]["probabilities"]
         != evidence["first_differing_values"]["expected"]["probabilities"]
     )
+
+
+@pytest.fixture(scope="module")
+def ridge_200(tmp_path_factory):
+    """A Ridge regression on 200 features with outputs in the hundreds: float32 sums in another order
+    (batch 1 vs 64) differ by ~1e-4 absolute, ~1e-6 relative."""
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+
+    X, y = make_regression(n_samples=600, n_features=200, noise=10.0, random_state=0)
+    y = y + 300
+    model = Ridge(alpha=1.0).fit(X[:300], y[:300])
+    names = [f"f{i}" for i in range(200)]
+    reference = pd.DataFrame(X[300:], columns=names).assign(target=y[300:])
+    serving = serving_config(200, max_batch_size=64, features=names)
+    serving["outputs"] = [{"name": "variable", "kind": "regression"}]
+    return write_bundle(
+        tmp_path_factory.mktemp("ridge") / "b",
+        sklearn_onnx(model, 200),
+        reference=reference,
+        serving=serving,
+        target="target",
+        schema=False,
+        manifest={"model": {"task": "regression"}},
+    )
+
+
+def test_rpr002_judges_regression_outputs_in_the_hundreds_on_a_relative_tolerance(ridge_200):
+    result = run(ridge_200, "RPR002")[0]["RPR002"]
+    assert result.status == "pass", result.message
+    assert result.evidence["tolerance"] == {"atol": 1e-5, "rtol": 1e-4}
+    # the same differences judged on an absolute tolerance alone are a (false) finding
+    if result.measured["max_abs_diff"] > 1e-5:
+        set_thresholds(ridge_200, batch_rtol=0.0)
+        try:
+            assert run(ridge_200, "RPR002")[0]["RPR002"].status == "fail"
+        finally:
+            set_thresholds(ridge_200, batch_rtol=1e-4)
 
 
 def test_rpr002_skips_when_rows_are_never_batched(tmp_path):
@@ -319,6 +365,31 @@ def test_rpr003_aligns_multiclass_probabilities_by_class(tmp_path):
     assert result.evidence["comparison"]["outputs_compared"] == ["probabilities", "labels"]
 
 
+@pytest.mark.parametrize(
+    "near_rows, status", [(2, "pass"), (14, "inconclusive"), (30, "fail")], ids=["1pct", "7pct", "15pct"]
+)
+def test_rpr003_judges_the_share_of_near_split_rows_on_exact_bounds(tmp_path, near_rows, status):
+    """200 reference rows, `near_rows` of them differing from the source only near a float32 split threshold."""
+    from readiness.source_models import SourceModel
+
+    bundle = write_bundle(tmp_path / "b")
+    ctx = Context(load_bundle(bundle), thresholds=default_registry().thresholds())
+    onnx_pred = ctx.reference_predictions
+    probs = np.array(onnx_pred.probabilities, dtype=np.float64)
+    near = np.zeros(len(probs), dtype=bool)
+    near[:near_rows] = True
+    probs[near] = probs[near][:, ::-1]  # the other branch: a different answer on exactly those rows
+    source_pred = Predictions(raw={}, probabilities=probs, labels=probs.argmax(axis=1), classes=onnx_pred.classes)
+    source = SourceModel("skops", object(), bundle / "model.skops")
+    ctx.memo("rpr:source", lambda: {"source": source, "predictions": source_pred, "near_split": near})
+    atol = rpr.DEFAULT_PARITY_ATOL["binary_classification"]
+    ctx.memo(("rpr:probes", atol, 1e-5), lambda: [])  # the reference rows only: no probe families
+    result = rpr.export_parity(ctx)
+    assert result.status == status, result.message
+    assert result.measured["rows_excused"] == near_rows
+    assert result.measured["excused_share_lower"] <= near_rows / 200 <= result.measured["excused_share_upper"]
+
+
 def test_near_split_rows_looks_at_the_values_the_trees_see_in_a_pipeline():
     from readiness.source_models import SourceModel, near_split_rows
 
@@ -367,9 +438,24 @@ def test_rpr004_judging_on_injected_predictions(tmp_path):
     ctx2.memo("rpr:threads", lambda: {"threads": (1, 8), "one": one, "many": broken})
     nan_result = rpr.thread_invariance(ctx2)
     assert nan_result.status == "fail"  # (the runner makes every result strict JSON: tests/test_sdk.py)
-    flipped = _preds([[0.2, 0.8], [0.4, 0.6], [0.5, 0.5]])
-    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": flipped}, 1.0, 0.0)
+    # a label that changes on a row with a clear margin (0.6 vs 0.4) is a finding even with loose numbers
+    loose = Predictions(raw={}, probabilities=one.probabilities, labels=np.array([1, 1, 0]), classes=[0, 1])
+    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": loose}, 1e-2, 1e-2)
     assert verdict.status == "fail" and verdict.measured["label_mismatches"] == 1
+
+
+def test_rpr004_labels_may_differ_only_where_the_margin_is_within_tolerance():
+    """float32 reductions in another order may round a near-tie either way: that is not a finding."""
+    one = _preds([[0.2, 0.8], [0.5 + 1e-6, 0.5 - 1e-6]])
+    many = _preds([[0.2, 0.8], [0.5 - 1e-6, 0.5 + 1e-6]])
+    assert list(one.labels) != list(many.labels)
+    verdict = rpr.judge_threads({"threads": (1, 8), "one": one, "many": many}, 1e-5, 1e-4)
+    assert verdict.status == "pass", verdict.message
+    assert verdict.evidence["comparison"]["label_ties_excused"] == 1
+    # the same label change on a clear margin fails
+    one = _preds([[0.2, 0.8], [0.6, 0.4]])
+    many = Predictions(raw={}, probabilities=one.probabilities, labels=np.array([1, 1]), classes=[0, 1])
+    assert rpr.judge_threads({"threads": (1, 8), "one": one, "many": many}, 1e-5, 1e-4).status == "fail"
 
 
 # --------------------------------------------------------------------------- RPR005

@@ -7,6 +7,7 @@ from typing import Any
 from readiness.bundle import sha256_file
 from readiness.context import Context
 from readiness.errors import ModelLoadError
+from readiness.parsing import quote
 from readiness.registry import Result, check, failed, inconclusive, passed, skipped
 from readiness.runtime import ProviderUnavailable
 from readiness.security import external_data_locations, unsafe_external_data
@@ -55,12 +56,12 @@ def model_valid_and_loads(ctx: Context) -> Result:
         return failed(exc.reason, evidence={"file": ctx.bundle.relpath(ctx.bundle.model_path)})
     facts = model_facts(ctx)
     measured: dict[str, Any] = {"ir_version": facts.ir_version, "opsets": facts.opsets}
-    model_dir, root = ctx.bundle.model_path.parent, ctx.bundle.root
-    unsafe = unsafe_external_data(proto, model_dir, root)
+    unsafe = unsafe_external_data(proto, ctx.bundle.model_path.parent)
     if unsafe:
         ref, why = unsafe[0]
         return failed(
-            f"refused to check or load the model: tensor {ref.tensor!r} has external data at {ref.location!r} "
+            f"refused to check or load the model: tensor {quote(ref.tensor, 80)} has external data at "
+            f"{quote(ref.location)} "
             f"({why}); see SEC001",
             measured,
         )
@@ -227,8 +228,8 @@ def artifact_size(ctx: Context) -> Result:
     except ModelUnreadable:
         proto = None
     if proto is not None:
-        model_dir, root = path.parent, ctx.bundle.root
-        unsafe = {ref.location for ref, _ in unsafe_external_data(proto, model_dir, root)}
+        model_dir = path.parent
+        unsafe = {ref.location for ref, _ in unsafe_external_data(proto, model_dir)}
         for ref in external_data_locations(proto):
             target = model_dir / ref.location
             if ref.location not in unsafe and target.is_file():

@@ -12,7 +12,7 @@ import numpy as np
 from .. import metrics
 from ..context import Context
 from ..errors import SkipCheck
-from ..registry import Result, check, errored, failed, passed, skipped
+from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
 
 # Tolerance used when `max_regression` names no metric: the primary metric may regress by at
@@ -89,14 +89,22 @@ def _r(x: float | None) -> float | None:
     remediation="Improve the model, or set [policy.thresholds].min_metric to the bar the product needs.",
 )
 def qlt001(ctx: Context) -> Result:
-    """The primary metric (and every metric in `min_metric`) on the reference data meets its bar.
+    """The primary metric (and every metric in `min_metric`) on the reference data meets its bar, on a confidence bound.
 
     Metrics are computed on the reference data with the model as served (ONNX). The
     bar comes from `[policy.thresholds].min_metric`, e.g. `{ roc_auc = 0.9 }`; for a
     lower-is-better metric (log_loss, rmse, mae) the bar is a maximum. The primary
-    metric (roc_auc, accuracy, r2 by default) is set with `primary_metric`. The point
-    value is judged; a seeded percentile bootstrap confidence interval is reported
-    beside it. Without any bar the check is skipped (the values are still reported).
+    metric (roc_auc, accuracy, r2 by default) is set with `primary_metric`.
+
+    The reference rows are a sample of the traffic, so each metric gets one-sided bounds
+    at `confidence` (95%): DeLong's variance for ROC AUC, exact binomial bounds for
+    accuracy, a seeded percentile bootstrap (`bootstrap_resamples`) for the others. A bar
+    is met when the whole interval clears it (lower bound >= bar; for a maximum, upper
+    bound <= bar) and missed when the whole interval misses it (upper bound < bar); an
+    interval that straddles the bar is `inconclusive`: more reference rows decide it.
+    So an AUC of 0.95 on 100 balanced rows (lower bound ~0.91) meets a 0.90 bar, while
+    0.92 on the same rows cannot be told from 0.89. Without any bar the check is skipped
+    (the values are still reported).
     """
     task = _task(ctx)
     y = _y(ctx)
@@ -115,35 +123,47 @@ def qlt001(ctx: Context) -> Result:
     measured: dict[str, Any] = {}
     below: list[str] = []
     met: list[str] = []
+    undecided: list[str] = []
+    methods: dict[str, str] = {}
     for name in names:
         value = metrics.compute(name, task, y, pred)
-        lo, hi = metrics.bootstrap_ci(
-            name, task, y, pred, rng=ctx.rng(f"QLT001:{name}"), n_resamples=resamples, confidence=confidence
+        lo, hi, method = metrics.metric_bounds(
+            name, task, y, pred, confidence=confidence, rng=ctx.rng(f"QLT001:{name}"), n_resamples=resamples
         )
+        methods[name] = method
         entry: dict[str, Any] = {"value": _r(value), "ci_lower": _r(lo), "ci_upper": _r(hi)}
         if name in bars:
             bar = float(bars[name])
+            higher = metrics.HIGHER_IS_BETTER[name]
             entry["bar"] = bar
-            entry["direction"] = "higher" if metrics.HIGHER_IS_BETTER[name] else "lower"
-            ok = math.isfinite(value) and metrics.meets(name, value, bar)
-            entry["meets"] = ok
-            if not ok:
-                op = "<" if metrics.HIGHER_IS_BETTER[name] else ">"
-                below.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+            entry["direction"] = "higher" if higher else "lower"
+            worst, best = (lo, hi) if higher else (hi, lo)
+            bounded = worst is not None and best is not None and math.isfinite(value)
+            ok = bounded and metrics.meets(name, worst, bar)
+            missed = (bounded and not metrics.meets(name, best, bar)) or not math.isfinite(value)
+            entry["meets"] = True if ok else False if missed else None
+            shown = f"{name} {value:.4f} ({confidence:.0%} bounds {_ci(lo, hi)})"
+            if ok:
+                met.append(f"{shown} {'>=' if higher else '<='} bar {bar:g}")
+            elif missed:
+                below.append(f"{shown} {'<' if higher else '>'} bar {bar:g}")
             else:
-                op = ">=" if metrics.HIGHER_IS_BETTER[name] else "<="
-                met.append(f"{name} {value:.4f} {op} bar {bar:g} ({confidence:.0%} CI {_ci(lo, hi)})")
+                undecided.append(f"{shown} straddles bar {bar:g}")
         measured[name] = entry
     evidence = {
         "primary": primary,
         "rows": len(y),
         "confidence": confidence,
         "bootstrap_resamples": resamples,
-        "method": "percentile bootstrap over reference rows, seeded",
+        "method": methods,
+        "rule": (
+            f"one-sided bounds at {confidence:.0%}: a bar is met when the bound on the bad side clears it, "
+            "missed when the bound on the good side misses it, otherwise inconclusive"
+        ),
         "all_metrics": {k: _r(v) for k, v in metrics.compute_all(task, y, pred).items()},
     }
     head = measured[primary]
-    summary = f"{primary} {head['value']:.4f} ({confidence:.0%} CI {_ci(head['ci_lower'], head['ci_upper'])})"
+    summary = f"{primary} {head['value']:.4f} ({confidence:.0%} bounds {_ci(head['ci_lower'], head['ci_upper'])})"
     if not bars:
         return skipped(
             f"no bar configured: set [policy.thresholds].min_metric, e.g. {{ {primary} = 0.9 }}; measured {summary}",
@@ -152,6 +172,13 @@ def qlt001(ctx: Context) -> Result:
         )
     if below:
         return failed("; ".join(below) + f" on {len(y)} reference rows", measured, evidence)
+    if undecided:
+        return inconclusive(
+            "; ".join(undecided)
+            + f" on {len(y)} reference rows: the data cannot tell whether the bar is met (add reference rows)",
+            measured,
+            evidence,
+        )
     return passed("; ".join(met) + f" on {len(y)} reference rows", measured, evidence)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import fuzz
 from .. import metrics as mx
-from ..registry import Result, check, failed, passed, skipped
+from ..registry import Result, check, failed, inconclusive, passed, skipped
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,6 +155,43 @@ def _clip_to_schema(ctx: Context, col: str, values: np.ndarray) -> np.ndarray:
     return np.clip(values, dom.low if dom.low is not None else -np.inf, dom.high if dom.high is not None else np.inf)
 
 
+def _spread(values: np.ndarray) -> tuple[float, str]:
+    """(interquartile range, "interquartile range"), or the standard deviation when the IQR is 0."""
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return 0.0, "interquartile range"
+    q1, q3 = np.percentile(values, [25, 75])
+    if q3 > q1:
+        return float(q3 - q1), "interquartile range"
+    return float(np.std(values)), "standard deviation"
+
+
+def _regression_scale(ctx: Context, base_values: np.ndarray) -> tuple[float, str]:
+    """The spread a regression flip is measured against: the reference target's, else the predictions'."""
+    y = ctx.y_true
+    if y is not None:
+        try:
+            spread, what = _spread(np.asarray(y, dtype=np.float64))
+        except (TypeError, ValueError):
+            spread = 0.0
+        if spread > 0:
+            return spread, f"the reference target's {what}"
+    spread, what = _spread(np.asarray(base_values, dtype=np.float64).ravel())
+    return spread, f"the predictions' {what}"
+
+
+def _perturb(frame: pd.DataFrame, cols: list[str], stds: dict[str, float], kind: str, noise: float, rng: Any) -> Any:
+    noisy = frame.copy()
+    for col in cols:
+        x = frame[col].to_numpy(dtype=np.float64)
+        if kind == "additive":
+            y = x + rng.normal(0.0, noise * stds[col], len(x)) if stds[col] > 0 else x
+        else:
+            y = x * (1.0 + rng.uniform(-noise, noise, len(x)))
+        noisy[col] = y
+    return noisy
+
+
 @check(
     "ROB002",
     "Perturbation stability",
@@ -166,20 +203,39 @@ def _clip_to_schema(ctx: Context, col: str, values: np.ndarray) -> np.ndarray:
         "The model's decisions hinge on differences smaller than measurement noise: regularise it, smooth "
         "step-like features (binning, monotonic constraints), or retrain with noise augmentation."
     ),
-    thresholds={"perturbation_noise": 0.01, "perturbation_max_flip_rate": 0.05},
+    thresholds={
+        "perturbation_noise": 0.01,
+        "perturbation_max_flip_rate": 0.05,
+        "perturbation_regression_flip": 0.1,
+        "perturbation_confidence": 0.95,
+        "perturbation_max_rows": 16000,
+    },
 )
 def perturbation(ctx: Context) -> Result:
-    """Small noise on numeric features flips at most a bounded share of predictions.
+    """Small noise on numeric features flips at most a bounded share of predictions, judged on a confidence bound.
 
     Two seeded perturbations of the reference rows (or synthesised rows): additive Gaussian
     noise of `perturbation_noise` (1%) of each numeric feature's standard deviation, and a
     multiplicative factor uniform in ±`perturbation_noise`, as Giskard's scan does. Values
-    stay within the schema's bounds. Only numeric scalar columns are perturbed. Fails when
-    the share of rows whose label flips (regression: whose prediction moves by more than 10%
-    of the predictions' standard deviation) exceeds `perturbation_max_flip_rate`.
+    stay within the schema's bounds. Only numeric scalar columns are perturbed. A row flips
+    when its label changes; for regression, when its prediction moves by more than
+    `perturbation_regression_flip` (0.1) times the interquartile range of the reference
+    target (without a target: of the predictions).
+
+    The flip share is judged on an exact (Clopper-Pearson) binomial interval, as LAT001
+    judges latency: pass when its upper bound is within `perturbation_max_flip_rate` (5%),
+    fail when its lower bound exceeds it. Otherwise more rows are drawn (the same rows
+    resampled, with fresh noise), doubling the sample up to `perturbation_max_rows` (16000)
+    per perturbation, then `inconclusive`. Each look is at `perturbation_confidence` (95%)
+    split over the planned looks (Bonferroni), so the verdict does not hang on the seed.
     """
+    from ..stats import bonferroni, judge_share, planned_sizes, share_interval
+
     noise = float(ctx.threshold("perturbation_noise"))
     max_rate = float(ctx.threshold("perturbation_max_flip_rate"))
+    fraction = float(ctx.threshold("perturbation_regression_flip"))
+    confidence = float(ctx.threshold("perturbation_confidence"))
+    cap = int(ctx.threshold("perturbation_max_rows"))
     from_reference = ctx.bundle.reference is not None
     frame = ctx.features if from_reference else ctx.sample_frame
     rng = ctx.rng("ROB002")
@@ -190,52 +246,78 @@ def perturbation(ctx: Context) -> Result:
     cols, left = _numeric_scalar_columns(ctx, base_frame)
     if not cols:
         return skipped("no numeric scalar feature to perturb", evidence={"not_perturbed": left})
+    unscaled = _unscaled_columns(ctx, cols)
     base = ctx.reference_predictions.take(index) if from_reference else ctx.predict(base_frame)
     regression = base.labels is None
     if regression:
-        ref_values = np.asarray(base.values, dtype=np.float64)
-        tolerance = 0.1 * float(np.nanstd(ref_values)) if len(ref_values) > 1 else 0.0
+        ref_values = np.asarray(base.values, dtype=np.float64).reshape(len(base), -1)
+        spread, spread_name = _regression_scale(ctx, ref_values)
+        tolerance = fraction * spread
+        what = f"moves by more than {fraction:g} x {spread_name} ({tolerance:.4g})"
+    else:
+        what = "flips its label"
+    stds = {col: float(np.nanstd(base_frame[col].to_numpy(dtype=np.float64))) for col in cols}
+    sizes = planned_sizes(len(base_frame), max(cap, len(base_frame)))
+    kinds = ("additive", "multiplicative")
+    per_look = bonferroni(confidence, len(sizes) * len(kinds))
     results: dict[str, Any] = {}
-    worst_rate, worst_kind = -1.0, ""
-    examples: list[dict[str, Any]] = []
-    for kind in ("additive", "multiplicative"):
-        noisy = base_frame.copy()
-        for col in cols:
-            x = base_frame[col].to_numpy(dtype=np.float64)
-            if kind == "additive":
-                std = float(np.nanstd(x))
-                y = x + rng.normal(0.0, noise * std, len(x)) if std > 0 else x
+    verdicts: dict[str, str] = {}
+    examples: dict[str, list[dict[str, Any]]] = {}
+    for kind in kinds:
+        flipped, scored, largest = 0, 0, 0.0
+        verdict, interval = "undecided", None
+        examples[kind] = []
+        for look, size in enumerate(sizes):
+            rows = np.arange(len(base_frame)) if look == 0 else rng.integers(0, len(base_frame), size - scored)
+            noisy = _perturb(base_frame.iloc[rows].reset_index(drop=True), cols, stds, kind, noise, rng)
+            for col in cols:
+                noisy[col] = _clip_to_schema(ctx, col, noisy[col].to_numpy(dtype=np.float64))
+            pred = ctx.predict(noisy)
+            before = base.take(rows)
+            if regression:
+                after = np.asarray(pred.values, dtype=np.float64).reshape(len(rows), -1)
+                moved = np.abs(after - ref_values[rows]).max(axis=1)
+                flips = ~(moved <= tolerance)
+                largest = max(largest, float(np.nanmax(moved)) if len(moved) else 0.0)
             else:
-                y = x * (1.0 + rng.uniform(-noise, noise, len(x)))
-            noisy[col] = _clip_to_schema(ctx, col, y)
-        pred = ctx.predict(noisy)
-        if regression:
-            moved = np.abs(np.asarray(pred.values, dtype=np.float64) - ref_values)
-            flips = ~(moved <= tolerance)
-            largest = float(np.nanmax(moved)) if len(moved) else 0.0
-            change_key = "largest_output_change"
-        else:
-            flips = np.asarray(pred.labels).astype(str) != np.asarray(base.labels).astype(str)
-            largest = 0.0
-            if pred.probabilities is not None and base.probabilities is not None:
-                diff = np.abs(np.asarray(pred.probabilities, np.float64) - np.asarray(base.probabilities, np.float64))
-                largest = float(np.nanmax(diff)) if diff.size else 0.0
-            change_key = "largest_probability_change"
-        rate = float(flips.mean()) if len(flips) else 0.0
-        results[kind] = {"flip_rate": round(rate, 6), "flipped_rows": int(flips.sum()), change_key: round(largest, 6)}
-        if rate > worst_rate:
-            worst_rate, worst_kind = rate, kind
-            examples = [
-                {
-                    "row": int(index[i]),
-                    "before": fuzz.jsonable(base.labels[i] if not regression else base.values[i]),
-                    "after": fuzz.jsonable(pred.labels[i] if not regression else pred.values[i]),
-                }
-                for i in np.flatnonzero(flips)[:5]
-            ]
-    measured = {
-        "rows": len(base_frame),
-        "flip_rate": round(worst_rate, 6),
+                flips = np.asarray(pred.labels).astype(str) != np.asarray(before.labels).astype(str)
+                if pred.probabilities is not None and before.probabilities is not None:
+                    diff = np.abs(
+                        np.asarray(pred.probabilities, np.float64) - np.asarray(before.probabilities, np.float64)
+                    )
+                    largest = max(largest, float(np.nanmax(diff)) if diff.size else 0.0)
+            for i in np.flatnonzero(flips)[: 5 - len(examples[kind])]:
+                examples[kind].append(
+                    {
+                        "row": int(index[rows[i]]),
+                        "before": fuzz.jsonable(before.values[i] if regression else before.labels[i]),
+                        "after": fuzz.jsonable(pred.values[i] if regression else pred.labels[i]),
+                    }
+                )
+            flipped += int(flips.sum())
+            scored += len(rows)
+            interval = share_interval(flipped, scored, per_look)
+            verdict = judge_share(interval, max_rate)
+            if verdict != "undecided":
+                break
+        assert interval is not None
+        verdicts[kind] = verdict
+        results[kind] = {
+            "rows": scored,
+            "flipped_rows": flipped,
+            "flip_rate": round(interval.point, 6),
+            "flip_rate_lower": round(interval.lower, 6),
+            "flip_rate_upper": round(interval.upper, 6),
+            "verdict": verdict,
+            "largest_output_change" if regression else "largest_probability_change": round(largest, 6),
+        }
+    worst = max(kinds, key=lambda k: (verdicts[k] == "fail", verdicts[k] == "undecided", results[k]["flip_rate_upper"]))
+    w = results[worst]
+    measured: dict[str, Any] = {
+        "rows": w["rows"],
+        "flip_rate": w["flip_rate"],
+        "flip_rate_lower": w["flip_rate_lower"],
+        "flip_rate_upper": w["flip_rate_upper"],
         "max_flip_rate": max_rate,
         **{f"{k}_flip_rate": v["flip_rate"] for k, v in results.items()},
     }
@@ -243,25 +325,67 @@ def perturbation(ctx: Context) -> Result:
         "noise": noise,
         "perturbations": results,
         "perturbed_columns": len(cols),
-        "rows_from": "reference data" if from_reference else "rows synthesised (no reference data)",
+        "rows_from": "reference data" if from_reference else _synthesised_from(ctx),
+        "flip": what,
+        "rule": (
+            f"exact binomial bounds at {confidence:.0%} (Bonferroni over {len(sizes) * len(kinds)} looks: "
+            f"{per_look:.4f} each); rows resampled with fresh noise, doubling up to {sizes[-1]} per perturbation"
+        ),
     }
+    if regression:
+        evidence["flip_threshold"] = {"fraction": fraction, "spread": round(spread, 6), "of": spread_name}
     if left:
         evidence["not_perturbed"] = left[:50]
-    what = "moves by more than 10% of the predictions' spread" if regression else "flips its label"
-    if worst_rate > max_rate:
-        evidence["flipped_examples"] = examples
+    if examples[worst]:
+        evidence["flipped_examples"] = examples[worst]
+    share = (
+        f"{w['flip_rate']:.1%} of {w['rows']} rows' prediction {what} under {worst} noise of {noise:.0%} "
+        f"({confidence:.0%} bounds {w['flip_rate_lower']:.1%}-{w['flip_rate_upper']:.1%}; limit {max_rate:.1%})"
+    )
+    if unscaled:
+        evidence["unscaled_columns"] = unscaled[:50]
+        return skipped(
+            f"measured only: {share}; the rows were synthesised and the graph states no scale for "
+            f"{len(unscaled)} input column(s) (e.g. {unscaled[0]}), so noise relative to them judges nothing: "
+            "add reference data or a schema with bounds",
+            measured,
+            evidence,
+        )
+    if regression and not from_reference:
+        return skipped(
+            f"measured only: {share}; without reference data the predictions' spread on invented rows says "
+            "nothing about what a large move is: add reference data with its target",
+            measured,
+            evidence,
+        )
+    if verdicts[worst] == "fail":
         evidence["rerun"] = _rerun(ctx, "ROB002")
-        return failed(
-            f"{worst_rate:.1%} of rows' prediction {what} under {worst_kind} noise of {noise:.0%} "
-            f"(limit {max_rate:.1%})",
+        return failed(share, measured, evidence)
+    if any(v == "undecided" for v in verdicts.values()):
+        return inconclusive(
+            f"{share}: the bounds still straddle the limit after {w['rows']} rows "
+            "(raise perturbation_max_rows to decide)",
             measured,
             evidence,
         )
     return passed(
-        f"at most {worst_rate:.1%} of rows' prediction {what} under {noise:.0%} noise (limit {max_rate:.1%})",
+        f"at most {w['flip_rate_upper']:.1%} of rows' prediction {what} under {worst} noise of {noise:.0%} "
+        f"({confidence:.0%} upper bound; measured {w['flip_rate']:.1%} of {w['rows']} rows; limit {max_rate:.1%})",
         measured,
         evidence,
     )
+
+
+def _synthesised_from(ctx: Context) -> str:
+    if ctx.bundle.schema is not None:
+        return "rows synthesised from the schema's bounds (no reference data)"
+    return "rows synthesised on the scales the graph states (no reference data)"
+
+
+def _unscaled_columns(ctx: Context, cols: list[str]) -> list[str]:
+    from .. import synth
+
+    return synth.unscaled_columns(ctx, cols)
 
 
 # --------------------------------------------------------------------------- ROB003 / ROB004 helpers
@@ -430,6 +554,10 @@ def out_of_range(ctx: Context) -> Result:
 
 
 # --------------------------------------------------------------------------- ROB005
+def _round(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
 def _slice_groups(column: pd.Series, max_groups: int) -> tuple[pd.Series, str | None]:
     """Group keys for a slice column: its values, or quartile bins for a many-valued numeric column."""
     import pandas as pd
@@ -451,7 +579,13 @@ def _slice_groups(column: pd.Series, max_groups: int) -> tuple[pd.Series, str | 
         "Collect more training data for the weak groups, reweight them, or add features that explain them; "
         "if a group is out of scope, say so in the model card and exclude it at serving time."
     ),
-    thresholds={"min_metric": {}, "slice_min_size": 30, "slice_max_gap": 0.1},
+    thresholds={
+        "min_metric": {},
+        "slice_min_size": 30,
+        "slice_max_gap": 0.1,
+        "confidence": 0.95,
+        "bootstrap_resamples": 1000,
+    },
 )
 def slices(ctx: Context) -> Result:
     """The primary metric on every group of every `[data].slices` column meets the bar, and the worst is near the whole.
@@ -461,6 +595,11 @@ def slices(ctx: Context) -> Result:
     the primary metric when one is set, and be at most `slice_max_gap` worse than the
     metric on the whole reference data. A numeric slice column with more than 20 distinct
     values is cut into quartiles.
+
+    A group is a sample of that group's traffic: each gets one-sided bounds at `confidence`
+    (95%; DeLong for ROC AUC, exact binomial for accuracy, a seeded bootstrap otherwise). A
+    group that falls short is a `fail` when even its bound on the good side falls short, and
+    `inconclusive` (more rows decide) when only its measured value does.
     """
     task = ctx.task
     if task is None:
@@ -480,6 +619,9 @@ def slices(ctx: Context) -> Result:
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     problems: list[str] = []
+    unsure: list[str] = []
+    confidence = float(ctx.threshold("confidence"))
+    resamples = int(ctx.threshold("bootstrap_resamples"))
     worst: dict[str, Any] | None = None
     for col in ctx.manifest.data.slices:
         groups, note = _slice_groups(ref[col], 20)
@@ -506,14 +648,27 @@ def slices(ctx: Context) -> Result:
                 entry["judged"] = True
                 gap = (overall - value) if higher else (value - overall)
                 entry["gap"] = round(gap, 6)
-                reasons = []
+                lo, hi, _method = mx.metric_bounds(
+                    metric, task, y[mask], pred.take(mask), confidence=confidence,
+                    rng=ctx.rng(f"ROB005:{col}={key}"), n_resamples=resamples,
+                )  # fmt: skip
+                entry["ci_lower"], entry["ci_upper"] = _round(lo), _round(hi)
+                best = (hi if higher else lo) if lo is not None and hi is not None else value
+                best_gap = (overall - best) if higher else (best - overall)
+                reasons, sure = [], False
                 if bar is not None and (value < bar if higher else value > bar):
                     reasons.append(f"{metric} {value:.3f} misses the bar {bar}")
+                    sure |= best < bar if higher else best > bar
                 if gap > max_gap:
                     reasons.append(f"{gap:.3f} worse than the whole ({overall:.3f}; limit {max_gap})")
-                entry["status"] = "fail" if reasons else "ok"
+                    sure |= best_gap > max_gap
+                entry["status"] = "ok" if not reasons else "fail" if sure else "inconclusive"
                 if reasons:
-                    problems.append(f"{col}={key}: " + " and ".join(reasons))
+                    text = f"{col}={key}: " + " and ".join(reasons)
+                    if sure:
+                        problems.append(text)
+                    else:
+                        unsure.append(text + f" ({confidence:.0%} bounds {_round(lo)}-{_round(hi)} do not exclude it)")
                 if worst is None or gap > worst["gap"]:
                     worst = entry
             table.append(entry)
@@ -535,8 +690,16 @@ def slices(ctx: Context) -> Result:
     evidence: dict[str, Any] = {"groups": table}
     if notes:
         evidence["notes"] = notes
+    measured["undecided_groups"] = len(unsure)
     if problems:
         return failed(f"{len(problems)} slice group(s) fall short: " + "; ".join(problems[:3]), measured, evidence)
+    if unsure:
+        return inconclusive(
+            f"{len(unsure)} slice group(s) fall short on their measured value, but too few rows to be sure: "
+            + "; ".join(unsure[:3]),
+            measured,
+            evidence,
+        )
     if not judged:
         return skipped(f"no slice group has {min_size} rows or more to judge", measured, evidence)
     return passed(

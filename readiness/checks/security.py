@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from readiness.context import Context
+from readiness.parsing import clip, quote
 from readiness.registry import Result, check, errored, failed, passed
 from readiness.security import external_data_locations, unsafe_external_data
-from readiness.sources import SKOPS_TRUSTED_MODULES, skops_untrusted_types, source_kind
+from readiness.sources import ArchiveTooLarge, describe_types, skops_untrusted_types, source_kind
 
 from ._onnx_facts import RUNTIME_DOMAINS, ModelUnreadable, model_facts, model_proto
 
@@ -22,25 +23,29 @@ from ._onnx_facts import RUNTIME_DOMAINS, ModelUnreadable, model_facts, model_pr
     "and ship the data file inside the bundle directory",
 )
 def external_data_inside_bundle(ctx: Context) -> Result:
-    """Every tensor's external-data location is a relative path that stays inside the bundle directory.
+    """Every tensor's external-data location is a relative path that stays inside the model's own directory.
 
-    Decided from the model's protobuf alone, before anything reads external data:
-    initializers, sparse initializers, node attributes, subgraphs and functions are
-    scanned. `..` components, absolute paths and links resolving outside the bundle
-    all fail (the path traversals of CVE-2022-25882 and CVE-2024-27318).
+    Decided from the model's protobuf alone, before anything reads external data: one
+    walker visits initializers, sparse initializers (values and indices), node
+    attributes (tensors, sparse tensors), subgraphs at any depth, the bodies of
+    model-local functions and training info. `..` components, absolute paths and links
+    resolving outside the model's directory all fail (the path traversals of
+    CVE-2022-25882 and CVE-2024-27318); no inference session is created for such a model.
     """
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
         return errored(f"cannot scan for external data: {exc.reason} (see ART001)")
     refs = external_data_locations(proto)
-    bad = unsafe_external_data(proto, ctx.bundle.model_path.parent, ctx.bundle.root)
+    bad = unsafe_external_data(proto, ctx.bundle.model_path.parent)
     measured = {"external_tensors": len(refs), "unsafe": len(bad)}
     if bad:
-        listed = [f"{ref.tensor!r} ({ref.where}) -> {ref.location!r}: {why}" for ref, why in bad]
+        listed = [
+            f"{quote(ref.tensor, 80)} ({clip(ref.where, 160)}) -> {quote(ref.location)}: {why}" for ref, why in bad
+        ]
         shown = "; ".join(listed[:5]) + (f"; and {len(listed) - 5} more" if len(listed) > 5 else "")
         return failed(
-            f"{len(bad)} external-data location(s) point outside the bundle: {shown}",
+            f"{len(bad)} external-data location(s) point outside the model's directory: {shown}",
             measured,
             {"unsafe": listed[:100]},
         )
@@ -48,7 +53,7 @@ def external_data_inside_bundle(ctx: Context) -> Result:
         return passed("the model holds all its tensors inline (no external data)", measured)
     locations = sorted({r.location for r in refs})
     return passed(
-        f"{len(refs)} tensor(s) in {len(locations)} external file(s), all inside the bundle",
+        f"{len(refs)} tensor(s) in {len(locations)} external file(s), all inside the model's directory",
         measured,
         {"locations": locations[:100]},
     )
@@ -76,9 +81,12 @@ def no_unsafe_deserialization(ctx: Context) -> Result:
 
     pickle and joblib files can run arbitrary code when loaded: they are refused
     unless the person running readiness passes `--trust`. A `.skops` file may only
-    instantiate types from scikit-learn, numpy, scipy, xgboost and lightgbm; any
-    other type it needs is named and refused unless `--trust`. XGBoost JSON/UBJ and
-    LightGBM text load without code. Nothing is deserialised by this check.
+    instantiate skops' default types and a reviewed allow-list of exact class names
+    (tree structures, distance metrics, optimisers: data, never functions); any other
+    type it needs (`builtins.eval`, `numpy.load`, ...) is named and refused unless
+    `--trust`. Its archive must unpack to at most 1 GiB in at most 20,000 members.
+    XGBoost JSON/UBJ and LightGBM text load without code. Nothing is deserialised by
+    this check.
     """
     path = ctx.bundle.source_path
     if path is None:
@@ -99,18 +107,20 @@ def no_unsafe_deserialization(ctx: Context) -> Result:
     if kind == "skops":
         try:
             allowed, refused = skops_untrusted_types(path)
+        except ArchiveTooLarge as exc:
+            return failed(f"{exc}; it was not read", measured)
         except Exception as exc:  # noqa: BLE001 - a corrupt zip raises several types
-            return failed(f"{name} cannot be inspected as a .skops file: {type(exc).__name__}: {exc}", measured)
-        measured["allowed_types"] = allowed
-        measured["refused_types"] = refused
+            return failed(f"{name} cannot be inspected as a .skops file: {type(exc).__name__}: {clip(exc)}", measured)
+        measured["allowed_types"] = [clip(t, 120) for t in allowed[:50]]
+        measured["refused_types"] = [clip(t, 120) for t in refused[:50]]
         if refused and not ctx.trust:
             return failed(
-                f"{name} needs type(s) outside the trusted modules ({', '.join(SKOPS_TRUSTED_MODULES)}): "
-                f"{', '.join(refused)}; they were not loaded (pass --trust to allow them)",
+                f"{name} needs type(s) that are not on the reviewed allow-list: {describe_types(refused)}; "
+                "nothing was loaded (pass --trust to allow them)",
                 measured,
             )
         note = f"; {len(refused)} other type(s) allowed by --trust" if refused else ""
-        return passed(f"{name} is a .skops file whose types are all from trusted modules{note}", measured)
+        return passed(f"{name} is a .skops file whose types are all on the reviewed allow-list{note}", measured)
     if kind in ("xgboost", "lightgbm", "onnx"):
         return passed(f"{name} is a {kind} model file, which loads without running code", measured)
     if ctx.trust:

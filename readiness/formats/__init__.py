@@ -6,7 +6,9 @@
   `triton` and `kserve`.
 
 Every reader produces the same pydantic objects as the native files (`config.Manifest`,
-`config.ServingConfig`), so every check judges all formats the same way.
+`config.ServingConfig`), so every check judges all formats the same way. Readers build a
+`bundle_data.Bundle` and never import `readiness.bundle` (which imports them); every file
+a format names is confined to the workspace root (`readiness.workspace`).
 """
 
 from __future__ import annotations
@@ -16,45 +18,50 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import ServingConfig
+from ..contract import assign_features, candidate_columns, graph_contract
 
 if TYPE_CHECKING:
-    from ..bundle import Bundle
+    from ..bundle_data import Bundle
 
 ONNX_SUFFIXES = (".onnx",)
 MLMODEL = "MLmodel"
 
 
-def load_special(path: str | os.PathLike[str], trust: bool) -> Bundle | None:
+def load_special(path: str | os.PathLike[str], trust: bool, workspace: Path | None = None) -> Bundle | None:
     """A bundle for a path that is not a manifest (an ONNX file, an MLflow model directory), else None."""
     p = Path(path)
     if p.is_file() and p.suffix.lower() in ONNX_SUFFIXES:
         from .model_only import load_model_only
 
-        return load_model_only(p, trust=trust)
+        return load_model_only(p, trust=trust, workspace=workspace)
     if p.is_file() and p.name == MLMODEL:
         p = p.parent
     if p.is_dir() and (p / MLMODEL).is_file() and not (p / "readiness.toml").is_file():
         from .mlflow import load_mlflow
 
-        return load_mlflow(p, trust=trust)
+        return load_mlflow(p, trust=trust, workspace=workspace)
     return None
 
 
-def serving_format(path: Path) -> str:
-    """native, triton or kserve: which reader understands the serving config at PATH."""
+def serving_format(path: Path, documents: list[Any] | None = None) -> str:
+    """native, triton or kserve: which reader understands the serving config at PATH.
+
+    DOCUMENTS are the file's parsed YAML documents when the caller has them (parsed once)."""
     if path.suffix.lower() == ".pbtxt":
         return "triton"
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        from .kserve import is_inference_service
+        from .kserve import KIND, is_inference_service
 
+        if documents is not None:
+            return "kserve" if any(isinstance(d, dict) and d.get("kind") == KIND for d in documents) else "native"
         if is_inference_service(path):
             return "kserve"
     return "native"
 
 
-def read_serving(path: Path) -> ServingConfig | None:
+def read_serving(path: Path, documents: list[Any] | None = None) -> ServingConfig | None:
     """The serving config from a Triton or KServe file; None for the native `serving.yaml` format."""
-    kind = serving_format(path)
+    kind = serving_format(path, documents)
     if kind == "triton":
         from .triton import read_triton
 
@@ -75,7 +82,7 @@ def finish(bundle: Bundle) -> None:
     """
     if bundle.serving_path is None or bundle.serving is None:
         return
-    kind = serving_format(bundle.serving_path)
+    kind = bundle.serving_format or serving_format(bundle.serving_path)
     if kind == "native":
         bundle.serving_format = bundle.serving_format or "native"
         return
@@ -98,8 +105,6 @@ def finish(bundle: Bundle) -> None:
         details = dict(parsed.details)
     serving = parsed.serving
     if not serving.inputs:
-        from ._graph import graph_contract
-
         derived = graph_contract(bundle.model_path)
         if derived is None:
             bundle.notes.append(
@@ -111,7 +116,7 @@ def finish(bundle: Bundle) -> None:
             bundle.details = details
             return
         serving = serving.model_copy(update={"inputs": derived[0], "outputs": serving.outputs or derived[1]})
-    columns = _candidate_columns(bundle)
+    columns = candidate_columns(bundle)
     serving = serving.model_copy(
         update={"inputs": [assign_features(s, serving.inputs, columns) for s in serving.inputs]}
     )
@@ -119,28 +124,3 @@ def finish(bundle: Bundle) -> None:
     bundle.serving_format = kind
     bundle.details = details
     bundle.notes.extend(parsed.notes)
-
-
-def _candidate_columns(bundle: Bundle) -> list[str] | None:
-    if bundle.reference is not None:
-        return [str(c) for c in bundle.reference.columns if c != bundle.target]
-    if bundle.schema is not None:
-        return [str(c) for c in bundle.schema.columns if c != bundle.target]
-    return None
-
-
-def assign_features(spec: Any, inputs: list[Any], columns: list[str] | None) -> Any:
-    """Map schema columns onto an input that names none, as `runtime.derive_inputs` does for a graph."""
-    if spec.features is not None:
-        return spec
-    shape = list(spec.shape)
-    features = None
-    if len(inputs) == 1 and len(shape) == 2 and columns is not None and shape[1] in (-1, len(columns)):
-        features = list(columns)
-    elif columns is None and len(shape) == 2 and shape[1] > 1:
-        features = [f"{spec.name}_{i}" for i in range(shape[1])]
-    return spec.model_copy(update={"features": features})
-
-
-def format_details(bundle: Bundle) -> dict[str, Any]:
-    return {"format": bundle.format, "serving_format": bundle.serving_format, **bundle.details}

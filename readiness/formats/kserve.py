@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import BatchingSpec, ResourcesSpec, ServingConfig
 from ..errors import BundleError
+from ..parsing import compose_yaml, construct_yaml, load_yaml_documents, quote, read_text
 
 KIND = "InferenceService"
 KSERVE_BATCHER_DEFAULT = 32
@@ -50,19 +51,14 @@ class KServeConfig:
 
 
 def _documents(path: Path) -> list[Any]:
-    """The YAML documents of PATH as composed nodes (they carry line numbers)."""
-    import yaml
-
-    text = path.read_text(encoding="utf-8")
-    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    """The YAML documents of PATH as composed nodes (they carry line numbers), within the parsing limits."""
+    return compose_yaml(read_text(path), path)
 
 
 def is_inference_service(path: Path) -> bool:
     try:
-        import yaml
-
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except Exception:  # noqa: BLE001 - not ours to judge: the native loader reports YAML errors with their line
+        docs = load_yaml_documents(path)
+    except BundleError:  # not ours to judge: the native loader reports the same error with its line
         return False
     return any(isinstance(d, dict) and d.get("kind") == KIND for d in docs)
 
@@ -71,11 +67,9 @@ class _Doc:
     """A YAML mapping with the line of every key, so errors can name it."""
 
     def __init__(self, path: Path, node: Any) -> None:
-        import yaml
-
         self.path = path
         self.node = node
-        self.data = yaml.SafeLoader(" ").construct_document(node) if node is not None else None
+        self.data = construct_yaml(node, path) if node is not None else None
 
     def get(self, *keys: str) -> Any:
         value: Any = self.data
@@ -114,7 +108,7 @@ def _memory_mb(doc: _Doc, keys: tuple[str, ...]) -> float | None:
         return None
     match = _QUANTITY.match(str(value))
     if not match:
-        raise doc.error(keys, f"{value!r} is not a Kubernetes memory quantity", 'write e.g. "512Mi" or "2Gi"')
+        raise doc.error(keys, f"{quote(value)} is not a Kubernetes memory quantity", 'write e.g. "512Mi" or "2Gi"')
     return round(float(match.group(1)) * _FACTORS[match.group(2)] / 1024**2, 3)
 
 
@@ -127,18 +121,13 @@ def _positive(doc: _Doc, keys: tuple[str, ...], what: str) -> float | None:
     except (TypeError, ValueError):
         number = -1.0
     if number <= 0 or isinstance(value, bool):
-        raise doc.error(keys, f"{value!r} is not a positive number", f"write {what}")
+        raise doc.error(keys, f"{quote(value)} is not a positive number", f"write {what}")
     return number
 
 
 def read_kserve(path: Path, *, model_path: Path | None = None) -> KServeConfig:
     """The serving settings of the InferenceService in PATH (inputs/outputs are left to the graph)."""
-    import yaml
-
-    try:
-        nodes = _documents(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BundleError(path, None, f"cannot read: {exc}", "fix the YAML at the line shown") from None
+    nodes = _documents(path)
     docs = [_Doc(path, n) for n in nodes if n is not None]
     services = [d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == KIND]
     if not services:
@@ -153,7 +142,7 @@ def read_kserve(path: Path, *, model_path: Path | None = None) -> KServeConfig:
     if not api.startswith("serving.kserve.io/"):
         raise doc.error(
             ("apiVersion",),
-            f"{api!r} is not a KServe API version",
+            f"{quote(api)} is not a KServe API version",
             "use apiVersion: serving.kserve.io/v1beta1",
         )
     predictor = doc.get("spec", "predictor")
@@ -169,7 +158,7 @@ def read_kserve(path: Path, *, model_path: Path | None = None) -> KServeConfig:
         if str(fmt).lower() != "onnx":
             raise doc.error(
                 (*model_keys, "modelFormat", "name"),
-                f"model format {fmt!r} is not ONNX; readiness checks the ONNX model a service serves",
+                f"model format {quote(fmt)} is not ONNX; readiness checks the ONNX model a service serves",
                 "export the model to ONNX and set modelFormat: {name: onnx}",
             )
     else:
@@ -183,7 +172,7 @@ def read_kserve(path: Path, *, model_path: Path | None = None) -> KServeConfig:
         if old[0] not in ("onnx", "triton"):
             raise doc.error(
                 ("spec", "predictor", old[0]),
-                f"predictor {old[0]!r} does not serve an ONNX model",
+                f"predictor {quote(old[0])} does not serve an ONNX model",
                 "use spec.predictor.model with modelFormat: {name: onnx}",
             )
         model_keys = ("spec", "predictor", old[0])

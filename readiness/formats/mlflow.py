@@ -19,10 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..bundle import Bundle, load_yaml
+from ..bundle_data import Bundle
 from ..config import InputSpec, Manifest, ModelSection, OutputSpec, ServingConfig
+from ..contract import assign_features, graph_contract, output_kind
 from ..errors import BundleError
-from ._graph import graph_contract, output_kind
+from ..parsing import check_structure, clip, load_json, load_yaml, quote
+from ..workspace import confine, find_root, require_file
 
 # MLflow column types -> pandas dtypes
 COLUMN_TYPES = {
@@ -45,11 +47,12 @@ def _parse_spec(mlmodel: Path, key: str, raw: Any) -> list[dict[str, Any]] | Non
     if raw is None:
         return None
     try:
-        spec = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError as exc:
+        spec = json.loads(raw, parse_constant=_refuse) if isinstance(raw, str) else raw
+    except (ValueError, RecursionError) as exc:
         raise BundleError(
-            mlmodel, key, f"not valid JSON: {exc}", "write the signature with mlflow.models.infer_signature"
+            mlmodel, key, f"not valid JSON: {clip(exc)}", "write the signature with mlflow.models.infer_signature"
         ) from None
+    check_structure(spec, mlmodel, key)
     if not isinstance(spec, list) or not all(isinstance(item, dict) for item in spec):
         raise BundleError(
             mlmodel, key, "must be a JSON list of column or tensor specs", "see MLflow's model signature format"
@@ -70,7 +73,7 @@ def _schema_from_columns(mlmodel: Path, columns: list[dict[str, Any]]) -> Any:
             raise BundleError(
                 mlmodel,
                 f"signature.inputs[{i}].type",
-                f"unknown column type {ctype!r}",
+                f"unknown column type {quote(ctype)}",
                 f"use one of {', '.join(COLUMN_TYPES)}",
             )
         cols[name] = pa.Column(COLUMN_TYPES[ctype], required=bool(col.get("required", True)), coerce=True)
@@ -89,31 +92,42 @@ def _tensor_specs(mlmodel: Path, key: str, specs: list[dict[str, Any]]) -> list[
             )
         if dtype not in TENSOR_DTYPES:
             raise BundleError(
-                mlmodel, f"{key}[{i}].tensor-spec.dtype", f"unknown dtype {dtype!r}", "use a numpy dtype name"
+                mlmodel, f"{key}[{i}].tensor-spec.dtype", f"unknown dtype {quote(dtype)}", "use a numpy dtype name"
             )
         dtype = "string" if dtype in ("str", "object") else dtype
-        out.append((name, dtype, [int(d) for d in tensor.get("shape", [])]))
+        try:
+            shape = [int(d) for d in tensor.get("shape", [])]
+        except (TypeError, ValueError):
+            raise BundleError(
+                mlmodel, f"{key}[{i}].tensor-spec.shape", "must be a list of integers", "use -1 for a dynamic axis"
+            ) from None
+        out.append((name, dtype, shape))
     return out
 
 
-def _input_example(root: Path, mlmodel: Path, info: Any, columns: list[str] | None) -> tuple[Any, Path] | None:
+def _refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _input_example(
+    root: Path, mlmodel: Path, info: Any, columns: list[str] | None, workspace: Path
+) -> tuple[Any, Path] | None:
     """The saved input example as request rows (a DataFrame), when there is one."""
     import pandas as pd
 
     if not isinstance(info, dict) or not info.get("artifact_path"):
         return None
-    path = root / str(info["artifact_path"])
+    key = "saved_input_example_info.artifact_path"
+    raw = str(info["artifact_path"])
+    path = confine(raw, base=root, root=workspace, file=mlmodel, key=key)
     if not path.is_file():
         raise BundleError(
             mlmodel,
-            "saved_input_example_info.artifact_path",
-            f"{info['artifact_path']!r} does not exist",
+            key,
+            f"{quote(raw)} does not exist",
             "restore the file or remove saved_input_example_info",
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(path, None, f"cannot read the input example: {exc}", "write valid JSON") from None
+    data = load_json(path)
     try:
         if isinstance(data, dict) and "columns" in data and "data" in data:  # pandas "split" orient
             frame = pd.DataFrame(data["data"], columns=data["columns"])
@@ -138,15 +152,17 @@ def _input_example(root: Path, mlmodel: Path, info: Any, columns: list[str] | No
             frame = pd.DataFrame(data)
     except Exception as exc:  # noqa: BLE001 - pandas raises many types
         raise BundleError(
-            path, None, f"cannot turn the input example into rows: {exc}", "save it with MLflow"
+            path, None, f"cannot turn the input example into rows: {clip(exc)}", "save it with MLflow"
         ) from None
     if frame.empty:
         return None
     return frame, path
 
 
-def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
-    """A bundle from an MLflow model directory."""
+def load_mlflow(root: Path, *, trust: bool = False, workspace: Path | None = None) -> Bundle:
+    """A bundle from an MLflow model directory; every file it names must lie inside the workspace root."""
+    workspace = workspace if workspace is not None else find_root(root)
+    mlmodel = confine("MLmodel", base=root, root=workspace, file=root / "MLmodel", key="MLmodel")
     root = root.resolve()
     mlmodel = root / "MLmodel"
     meta = load_yaml(mlmodel)
@@ -157,7 +173,7 @@ def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
     flavors = meta["flavors"]
     onnx_flavor = flavors.get("onnx")
     if not isinstance(onnx_flavor, dict) or not onnx_flavor.get("data"):
-        have = ", ".join(flavors) or "none"
+        have = clip(", ".join(map(str, flavors)) or "none")
         raise BundleError(
             mlmodel,
             "flavors.onnx",
@@ -165,19 +181,17 @@ def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
             "log the ONNX export with mlflow.onnx.log_model, or write a readiness.toml whose "
             "[model].source points at the scikit-learn model",
         )
-    model_path = root / str(onnx_flavor["data"])
+    model_path = confine(str(onnx_flavor["data"]), base=root, root=workspace, file=mlmodel, key="flavors.onnx.data")
     if not model_path.is_file():
         raise BundleError(
-            mlmodel, "flavors.onnx.data", f"{onnx_flavor['data']!r} does not exist", "restore the model file"
+            mlmodel, "flavors.onnx.data", f"{quote(str(onnx_flavor['data']))} does not exist", "restore the model file"
         )
     source_path = None
     sk = flavors.get("sklearn")
     if isinstance(sk, dict) and sk.get("pickled_model"):
-        source_path = root / str(sk["pickled_model"])
-        if not source_path.is_file():
-            raise BundleError(
-                mlmodel, "flavors.sklearn.pickled_model", f"{sk['pickled_model']!r} does not exist", "restore the file"
-            )
+        raw = str(sk["pickled_model"])
+        source_path = confine(raw, base=root, root=workspace, file=mlmodel, key="flavors.sklearn.pickled_model")
+        require_file(source_path, raw, mlmodel, "flavors.sklearn.pickled_model")
     signature = meta.get("signature") if isinstance(meta.get("signature"), dict) else {}
     inputs = _parse_spec(mlmodel, "signature.inputs", signature.get("inputs"))
     outputs = _parse_spec(mlmodel, "signature.outputs", signature.get("outputs"))
@@ -196,6 +210,7 @@ def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
         model_path=model_path,
         trust=trust,
         source_path=source_path,
+        workspace=workspace,
     )
     bundle.format = "mlflow"
     columns: list[str] | None = None
@@ -217,8 +232,6 @@ def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
             derived = graph_contract(model_path)
             out_specs = derived[1] if derived else None
         if out_specs is not None:
-            from . import assign_features
-
             specs = [InputSpec(name=n, dtype=d, shape=s) for n, d, s in tensors]  # type: ignore[arg-type]
             specs = [assign_features(s, specs, None) for s in specs]
             bundle.serving = ServingConfig(inputs=specs, outputs=out_specs)
@@ -228,7 +241,7 @@ def load_mlflow(root: Path, *, trust: bool = False) -> Bundle:
                 columns = list(specs[0].features)
     else:
         bundle.notes.append("the MLmodel has no signature: the input contract was derived from the graph")
-    example = _input_example(root, mlmodel, meta.get("saved_input_example_info"), columns)
+    example = _input_example(root, mlmodel, meta.get("saved_input_example_info"), columns, workspace)
     if example is not None:
         bundle.reference, bundle.reference_path = example
         bundle.notes.append(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..bundle import Bundle
+from ..bundle_data import Bundle
 from ..config import Manifest, ModelSection
 from ..errors import BundleError
+from ..workspace import confine, find_root
 
 MODEL_ONLY_NOTE = (
     "model-only run: no readiness.toml, so there is no schema, reference data or serving config; "
@@ -21,15 +22,21 @@ MODEL_ONLY_NOTE = (
 )
 
 
-def load_model_only(path: Path, *, trust: bool = False) -> Bundle:
-    """A bundle holding only the ONNX file at PATH (the file itself is not parsed here)."""
+def load_model_only(path: Path, *, trust: bool = False, workspace: Path | None = None) -> Bundle:
+    """A bundle holding only the ONNX file at PATH (the file itself is not parsed here).
+
+    The file must resolve (after symlinks) inside the workspace root."""
     import os
 
+    workspace = workspace if workspace is not None else find_root(path)
+    confine(path.name, base=path.absolute().parent, root=workspace, file=path, key="the model file")
     path = path.resolve()
     if not os.access(path, os.R_OK):
         raise BundleError(path, None, "the model file is not readable", "check the file's permissions")
     manifest = Manifest(model=ModelSection(path=path.name))
-    bundle = Bundle(root=path.parent, manifest_path=None, manifest=manifest, model_path=path, trust=trust)
+    bundle = Bundle(
+        root=path.parent, manifest_path=None, manifest=manifest, model_path=path, trust=trust, workspace=workspace
+    )
     bundle.format = "model-only"
     bundle.notes.append(MODEL_ONLY_NOTE.format(model=path.name))
     if (path.parent / "readiness.toml").is_file():

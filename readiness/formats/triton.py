@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import BatchingSpec, InputSpec, OutputSpec, RuntimeSpec, ServingConfig
+from ..contract import load_proto, output_kind, value_kind
 from ..errors import BundleError
-from ._graph import load_proto, output_kind, value_kind
+from ..parsing import clip, quote, read_text
+from ..workspace import confine
 
 TRITON_TYPES: dict[str, str] = {
     "TYPE_BOOL": "bool",
@@ -94,17 +96,18 @@ def parse(path: Path) -> tuple[Any, str]:
     """The ModelConfig message and the file's text; a syntax or field error names its line."""
     from google.protobuf import text_format
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(path, None, f"cannot read: {exc}", "check that the file is readable UTF-8 text") from None
+    text = read_text(path)
     message = model_config_class()()
     try:
         text_format.Parse(text, message)
+    except RecursionError:
+        raise BundleError(
+            path, None, "nesting is too deep", "bundle config files are limited to nesting depth 100"
+        ) from None
     except text_format.ParseError as exc:
         line = exc.GetLine() if hasattr(exc, "GetLine") else None
         where = f"line {line}" if line else None
-        detail = re.sub(r"^\d+:\d+ : ", "", str(exc))
+        detail = clip(re.sub(r"^\d+:\d+ : ", "", str(exc)))
         raise BundleError(
             path,
             where,
@@ -120,14 +123,14 @@ def _dtype(path: Path, text: str, kind: str, tensor: Any, enum: Any) -> str:
     if type_name == "TYPE_INVALID":
         raise BundleError(
             path,
-            f"{where}: {kind} {tensor.name!r} data_type",
+            f"{where}: {kind} {quote(tensor.name)} data_type",
             "data_type is missing",
-            f"add e.g. `data_type: TYPE_FP32` to {kind} {tensor.name!r}",
+            f"add e.g. `data_type: TYPE_FP32` to {kind} {quote(tensor.name)}",
         )
     if type_name not in TRITON_TYPES:
         raise BundleError(
             path,
-            f"{where}: {kind} {tensor.name!r} data_type",
+            f"{where}: {kind} {quote(tensor.name)} data_type",
             f"{type_name} has no ONNX tensor type readiness can feed",
             f"use one of {', '.join(TRITON_TYPES)}",
         )
@@ -140,7 +143,7 @@ def _shape(path: Path, text: str, kind: str, tensor: Any, batched: bool) -> list
         where = _where(text, rf'name\s*:\s*"{re.escape(tensor.name)}"')
         raise BundleError(
             path,
-            f"{where}: {kind} {tensor.name!r} dims",
+            f"{where}: {kind} {quote(tensor.name)} dims",
             "dims is missing",
             "list the tensor's dimensions without the batch dimension when max_batch_size > 0, e.g. `dims: [ 30 ]`",
         )
@@ -149,7 +152,7 @@ def _shape(path: Path, text: str, kind: str, tensor: Any, batched: bool) -> list
             where = _where(text, rf'name\s*:\s*"{re.escape(tensor.name)}"')
             raise BundleError(
                 path,
-                f"{where}: {kind} {tensor.name!r} dims",
+                f"{where}: {kind} {quote(tensor.name)} dims",
                 f"dimension {d} is invalid",
                 "use a positive size, or -1 for a variable-size dimension",
             )
@@ -157,10 +160,21 @@ def _shape(path: Path, text: str, kind: str, tensor: Any, batched: bool) -> list
 
 
 def _read_labels(path: Path, label_filename: str) -> list[Any] | None:
-    candidate = path.parent / label_filename
-    if not label_filename or not candidate.is_file():
+    """The class labels in LABEL_FILENAME, which must resolve inside the config's own directory."""
+    if not label_filename:
         return None
-    labels: list[Any] = [line.strip() for line in candidate.read_text(encoding="utf-8").splitlines() if line.strip()]
+    candidate = confine(
+        label_filename,
+        base=path.parent,
+        root=path.parent.resolve(),
+        file=path,
+        key=f"label_filename {quote(label_filename)}",
+        what="directory of the Triton config",
+    )
+    if not candidate.is_file():
+        return None
+    text = read_text(candidate, "label_filename")
+    labels: list[Any] = [line.strip() for line in text.splitlines() if line.strip()]
     try:
         return [int(v) for v in labels]
     except ValueError:
@@ -185,14 +199,14 @@ def _read(path: Path) -> TritonConfig:
         raise BundleError(
             path,
             _where(text, _KEY.format("platform")) + ": platform",
-            f"{message.platform!r} is not the ONNX Runtime platform; readiness checks ONNX models",
+            f"{quote(message.platform)} is not the ONNX Runtime platform; readiness checks ONNX models",
             'use `platform: "onnxruntime_onnx"` (or `backend: "onnxruntime"`)',
         )
     if message.backend and message.backend not in ONNX_BACKENDS:
         raise BundleError(
             path,
             _where(text, _KEY.format("backend")) + ": backend",
-            f"{message.backend!r} is not the ONNX Runtime backend; readiness checks ONNX models",
+            f"{quote(message.backend)} is not the ONNX Runtime backend; readiness checks ONNX models",
             'use `backend: "onnxruntime"`',
         )
     if message.max_batch_size < 0:
@@ -244,7 +258,7 @@ def _read(path: Path) -> TritonConfig:
                 raise BundleError(
                     path,
                     f"{_where(text, re.escape(key))}: parameters {key}",
-                    f"{params[key]!r} is not an integer",
+                    f"{quote(params[key])} is not an integer",
                     'write e.g. `string_value: "1"`',
                 ) from None
     serving = ServingConfig(
