@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,45 @@ def main() -> None:
     Example:
       readiness check examples/breast-cancer --json scorecard.json --html scorecard.html
     """
+
+
+def _endpoint_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the live-endpoint checks (SRV); the URL is never read from the bundle."""
+    options = [
+        click.option(
+            "--endpoint",
+            metavar="URL",
+            default=None,
+            help="Base URL of a running Open Inference Protocol (KServe v2) server to check as well "
+            "(SRV checks); default: $READINESS_ENDPOINT. Never read from the bundle.",
+        ),
+        click.option(
+            "--endpoint-auth-env",
+            metavar="NAME",
+            default=None,
+            help="Name of an environment variable holding the Authorization header value (a bare token "
+            "is sent as 'Bearer TOKEN').",
+        ),
+        click.option(
+            "--endpoint-timeout",
+            type=click.FloatRange(min=0.01),
+            default=2.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Connect timeout for every request to the endpoint.",
+        ),
+        click.option(
+            "--load-workers",
+            type=click.IntRange(min=0, max=256),
+            default=0,
+            show_default=True,
+            metavar="N",
+            help="SRV003: run N local Locust workers under a master (0: one process).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @main.command()
@@ -127,6 +167,7 @@ def main() -> None:
     "A bundle's [checks].timeout_s can lower this, never raise it.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
+@_endpoint_options
 @_guard
 def check(
     paths: tuple[Path, ...],
@@ -141,6 +182,10 @@ def check(
     run_timeout: float,
     check_timeout: float,
     quiet: bool,
+    endpoint: str | None,
+    endpoint_auth_env: str | None,
+    endpoint_timeout: float,
+    load_workers: int,
     **report_paths: Path | None,
 ) -> None:
     """Run the readiness checks on the bundle at PATH and gate the release.
@@ -157,15 +202,26 @@ def check(
 
     Ctrl-C ends the run with exit code 130 and SIGTERM with 143; neither writes a report.
     """
+    from . import endpoint as _endpoint
     from . import fleet
 
     bundles = fleet.discover(list(paths) or [Path(".")])
     if len(bundles) > 1 or jobs is not None or ray_address is not None:
+        if endpoint:
+            raise BundleError(
+                None,
+                "--endpoint",
+                "checks one bundle at a time",
+                "run readiness check BUNDLE --endpoint URL per bundle",
+            )
         _check_fleet(bundles, jobs or 1, quiet, report_paths, ray_address)
     path = bundles[0]
     from .engine import plan
     from .reports import terminal
 
+    live = _endpoint.resolve(
+        endpoint, auth_env=endpoint_auth_env, connect_timeout_s=endpoint_timeout, load_workers=load_workers
+    )
     interactive = sys.stderr.isatty() and not quiet
     listener, progress = _progress(interactive, quiet)
     the_plan = plan(
@@ -177,6 +233,7 @@ def check(
         ignore=_split(ignore),
         fail_on=fail_on,
         timeouts=Timeouts(run_s=run_timeout, check_s=check_timeout),
+        endpoint=live,
     )
     try:
         scorecard = the_plan.run(listener=listener)

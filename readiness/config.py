@@ -194,6 +194,27 @@ class ResourcesSpec(_Strict):
     max_load_ms: float | None = Field(default=None, gt=0)
 
 
+class LoadSpec(_Strict):
+    """SRV003's load profile: an open-loop arrival rate held for a duration."""
+
+    rps: float = Field(default=20.0, gt=0, le=100_000)
+    duration_s: float = Field(default=10.0, gt=0, le=3600)
+    max_error_rate: float = Field(default=0.001, ge=0, le=1)
+
+
+class EndpointSpec(_Strict):
+    """How the live server names the model (the URL itself only ever comes from the command line)."""
+
+    model: str | None = Field(default=None, min_length=1, max_length=256)  # default: [model].name
+    version: str | None = Field(default=None, max_length=256)
+    load: LoadSpec = LoadSpec()
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 class ServingConfig(_Strict):
     inputs: list[InputSpec]
     outputs: list[OutputSpec]
@@ -202,6 +223,7 @@ class ServingConfig(_Strict):
     slo: SloSpec = SloSpec()
     resources: ResourcesSpec = ResourcesSpec()
     timeout_ms: float | None = Field(default=None, gt=0)
+    endpoint: EndpointSpec | None = None
 
 
 # --------------------------------------------------------------------------- validation errors

@@ -33,8 +33,16 @@ T = TypeVar("T")
 class Context:
     """Everything a check may read. Create one per run (`Context(bundle, seed=...)`)."""
 
-    def __init__(self, bundle: Bundle, *, seed: int = 0, thresholds: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        seed: int = 0,
+        thresholds: dict[str, Any] | None = None,
+        endpoint: Any = None,
+    ) -> None:
         self.bundle = bundle
+        self.endpoint = endpoint  # readiness.endpoint.EndpointOptions from --endpoint (never from the bundle)
         self.seed = seed
         self.trust = bundle.trust
         self.manifest = bundle.manifest

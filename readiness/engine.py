@@ -158,6 +158,7 @@ def plan(
     timeouts: Timeouts | None = None,
     registry: Registry | None = None,
     today: _dt.date | None = None,
+    endpoint: Any = None,
 ) -> Plan:
     """Load the bundle at `path` (or take a loaded Bundle), validate it against the installed checks,
     select the checks and make the context: everything a run needs, nothing run yet.
@@ -165,6 +166,7 @@ def plan(
     `timeouts` are the command line's limits (`--timeout`, `--check-timeout`); the bundle's own
     `[checks] timeout_s` can only lower the per-check limit. `root` is the workspace root every path
     the bundle names must stay inside (default: the bundle's git work tree, else its directory).
+    `endpoint` (readiness.endpoint.EndpointOptions) is the live server the SRV checks talk to.
     """
     started, started_monotonic = time.time(), time.monotonic()
     if isinstance(path, Bundle):
@@ -175,7 +177,7 @@ def plan(
     validate_against_registry(bundle, registry)
     specs = selected_checks(registry, bundle, select, ignore)
     limits = (timeouts or Timeouts()).lowered(bundle.manifest.checks.timeout_s)
-    ctx = Context(bundle, seed=seed, thresholds=registry.thresholds())
+    ctx = Context(bundle, seed=seed, thresholds=registry.thresholds(), endpoint=endpoint)
     ctx.check_timeout_s = limits.check_s
     return Plan(
         bundle=bundle,
@@ -204,6 +206,7 @@ def evaluate(
     listener: Listener | None = None,
     today: _dt.date | None = None,
     timeouts: Timeouts | None = None,
+    endpoint: Any = None,  # readiness.endpoint.EndpointOptions: the live server the SRV checks talk to
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard and the context used.
 
@@ -220,6 +223,7 @@ def evaluate(
         timeouts=timeouts,
         registry=registry,
         today=today,
+        endpoint=endpoint,
     )
     return the_plan.run(listener=listener), the_plan.context
 
@@ -283,7 +287,7 @@ def build_scorecard(
         scores=score,
         checks=records,
         waivers=waivers,
-        environment=environment(bundle),
+        environment=_with_endpoint(environment(bundle), ctx),
         bundle={
             "manifest": bundle.manifest_path.name if bundle.manifest_path else None,
             "manifest_uri": manifest_uri(bundle.manifest_path),
@@ -307,6 +311,14 @@ def build_scorecard(
             "selected": [r.spec.id for r in runs],
         },
     )
+
+
+def _with_endpoint(env: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The live endpoint (URL without credentials, server name and version) when --endpoint was given."""
+    endpoint = getattr(ctx, "endpoint", None)
+    if endpoint is not None:
+        env["endpoint"] = endpoint.environment()
+    return env
 
 
 def _safe(fn: Any) -> bool:

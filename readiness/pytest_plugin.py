@@ -148,6 +148,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Allow loading code from the bundles (pickle/joblib sources, module:attr schemas).",
     )
+    group.addoption(
+        "--readiness-endpoint",
+        default=None,
+        metavar="URL",
+        help="Base URL of a running Open Inference Protocol server for the SRV checks "
+        "(default: $READINESS_ENDPOINT; never read from a bundle).",
+    )
+    group.addoption(
+        "--readiness-endpoint-auth-env",
+        default=None,
+        metavar="NAME",
+        help="Name of an environment variable holding the endpoint's Authorization header value.",
+    )
     parser.addini(
         "readiness_strict",
         type="bool",
@@ -253,6 +266,8 @@ class BundleRun:
             from .engine import plan
 
             self.registry = self.plugin.registry()
+            from .endpoint import resolve
+
             self.plan = plan(
                 self.manifest,
                 trust=self.plugin.trust,
@@ -260,6 +275,7 @@ class BundleRun:
                 seed=self.plugin.seed,
                 fail_on=self.plugin.fail_on,
                 registry=self.registry,
+                endpoint=resolve(self.plugin.endpoint_url, auth_env=self.plugin.endpoint_auth_env),
             )
             self.bundle = self.plan.bundle
             self.specs = self.plan.specs
@@ -337,6 +353,8 @@ class ReadinessPlugin:
         self.trust: bool = config.getoption("readiness_trust")
         strict = config.getoption("readiness_strict")
         self.strict: bool = bool(config.getini("readiness_strict") if strict is None else strict)
+        self.endpoint_url: str | None = config.getoption("readiness_endpoint")
+        self.endpoint_auth_env: str | None = config.getoption("readiness_endpoint_auth_env")
         root = config.getoption("readiness_root")
         self.root: Path | None = Path(config.invocation_params.dir, root) if root else None
         self._manifests: dict[Path, BundleRun] | None = None

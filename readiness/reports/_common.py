@@ -45,6 +45,7 @@ CATEGORY_ORDER = (
     "latency",
     "quality",
     "operational",
+    "serving",
 )
 WAIVER_SOON_DAYS = 14
 

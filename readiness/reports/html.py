@@ -117,7 +117,56 @@ def _view(card: Scorecard) -> dict[str, Any]:
         "environment": [(k, fmt(v)) for k, v in flatten(card.environment)]
         + [(f"run.{k}", fmt(v)) for k, v in card.run.items() if k != "selected"],
         "footer": _footer(card),
+        "serving": _serving(card),
     }
+
+
+def _serving(card: Scorecard) -> dict[str, Any] | None:
+    """The live endpoint's summary: which server, latency under load against the SLO, errors, parity.
+
+    Read from the serving category's records by the shape of their measurements (a load record has
+    `error_rate`, a parity record `label_agreement`), so a saved scorecard renders the same way."""
+    records = [c for c in card.checks if c.category == "serving"]
+    endpoint = card.environment.get("endpoint") if isinstance(card.environment, dict) else None
+    if not records or not isinstance(endpoint, dict):
+        return None
+    load = next((c for c in records if is_number((c.measured or {}).get("error_rate"))), None)
+    parity = next((c for c in records if is_number((c.measured or {}).get("label_agreement"))), None)
+    out: dict[str, Any] = {
+        "endpoint": [(k, fmt(v)) for k, v in flatten(endpoint)],
+        "checks": [
+            {
+                "id": c.id,
+                "status": c.status,
+                "word": STATUS_WORD.get(c.status, c.status.upper()),
+                "icon": STATUS_ICON.get(c.status, "?"),
+                "title": c.title,
+            }
+            for c in records
+        ],  # fmt: skip
+        "chart": None,
+        "load": None,
+        "parity": None,
+    }
+    if load is not None:
+        m = load.measured
+        try:
+            svg = _svg.latency_chart(m, load.evidence or {})
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError):
+            svg = None
+        out["chart"] = Markup(svg) if svg else None
+        out["load"] = (
+            f"{fmt(m.get('requests'))} requests at {fmt(m.get('rps'))} rps for {fmt(m.get('duration_s'))} s; "
+            f"error rate {_rate(m.get('error_rate'))} (bounds {_rate(m.get('error_rate_lower'))}"
+            f"\u2013{_rate(m.get('error_rate_upper'))}) against a maximum of {_rate(m.get('max_error_rate'))}"
+        )
+    if parity is not None:
+        m = parity.measured
+        out["parity"] = (
+            f"{fmt(m.get('rows'))} reference rows: {fmt(m.get('rows_differing'))} differ from the offline model; "
+            f"largest difference {fmt(m.get('max_abs_diff'))}; label agreement {fmt(m.get('label_agreement'))}"
+        )
+    return out
 
 
 def _check(card: Scorecard, c: CheckRecord, *, charts: bool = True) -> dict[str, Any]:
@@ -165,6 +214,10 @@ def _banner_reason(card: Scorecard, reason: str) -> str:
 def _lowest(card: Scorecard) -> str:
     low = lowest_category(card)
     return f"lowest: {low} {pct(card.scores['categories'][low])}" if low else ""
+
+
+def _rate(value: Any) -> str:
+    return f"{value:.2%}" if is_number(value) else "n/a"
 
 
 def _clip(text: str, limit: int) -> str:
