@@ -287,3 +287,25 @@ def test_rpr007_passes_the_example(example_bundle):
     assert card.check("RPR002").status == "pass", card.check("RPR002").message
     sizes = set(card.check("RPR002").measured["configurations"])
     assert {"batch_size=1", "batch_size=2", "batch_size=7"} <= sizes
+
+
+def test_a_clean_lightgbm_export_passes_the_split_threshold_family(tmp_path):
+    lgb = pytest.importorskip("lightgbm")
+    onnxmltools = pytest.importorskip("onnxmltools")
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    data = tabular_data(300)
+    clf = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, random_state=0, verbose=-1)
+    clf.fit(data[FEATURES].to_numpy(dtype=np.float32), data["label"])
+    model = onnxmltools.convert_lightgbm(
+        clf, initial_types=[("input", FloatTensorType([None, 4]))], zipmap=False, target_opset=15
+    )
+    bundle = write_bundle(
+        tmp_path / "lgb", model, reference=data, schema=schema_for(data), serving=serving_config(4),
+        manifest={"model": {"source": "model.txt", "task": "binary_classification"}},
+    )  # fmt: skip
+    clf.booster_.save_model(str(bundle / "model.txt"))
+    result = run_rpr003(bundle)
+    thresholds = family(result, "split thresholds")
+    assert thresholds["compared"] and thresholds["rows"] > 0, thresholds
+    assert result.status == "pass", result.message

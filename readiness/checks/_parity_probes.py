@@ -184,21 +184,43 @@ def build(
     return out
 
 
-def rounded_up_thresholds(source_model: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
+def _lightgbm_splits(booster: Any) -> dict[int, np.ndarray]:
+    """Numerical split thresholds per feature of a LightGBM booster (doubles, compared as x <= t)."""
+    per: dict[int, list[float]] = {}
+    for tree in booster.dump_model().get("tree_info", []):
+        stack = [tree.get("tree_structure", {})]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            if node.get("decision_type", "<=") == "<=":
+                per.setdefault(int(node["split_feature"]), []).append(float(node["threshold"]))
+            stack += [node.get("left_child", {}), node.get("right_child", {})]
+    return {f: np.unique(np.asarray(v, dtype=np.float64)) for f, v in per.items()}
+
+
+def rounded_up_thresholds(source: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
     """Per column, the float32 roundings of the source's float64 split thresholds that round *up*.
 
-    scikit-learn compares float32 inputs with float64 thresholds (x <= t64); ONNX compares
-    them with float32(t64). They disagree on exactly one input value per threshold: x equal
-    to float32(t64) when that rounded up. Rows probing that value are excused; any other
-    difference at a threshold is a real conversion defect (e.g. `<` exported for `<=`).
+    scikit-learn and LightGBM compare inputs with float64 thresholds (x <= t64); ONNX
+    compares them with float32(t64). They disagree on exactly one input value per
+    threshold: x equal to float32(t64) when that rounded up. Rows probing that value are
+    excused; any other difference at a threshold is a real conversion defect (e.g. `<`
+    exported for `<=`). XGBoost keeps float32 thresholds itself, so nothing is excused.
     """
     from readiness import source_models as sm
 
-    splits = sm.split_points(source_model)
-    if splits is None or hasattr(source_model, "steps") and len(source_model.steps) > 1:
+    if source.kind == "lightgbm":
+        splits: dict[int, np.ndarray] | None = _lightgbm_splits(source.model)
+    elif source.kind in ("skops", "pickle"):
+        model = source.model
+        if hasattr(model, "steps") and len(model.steps) > 1:
+            return {}
+        splits = sm.split_points(model)
+    else:
         return {}
     out: dict[str, np.ndarray] = {}
-    for feat, t64 in splits.items():
+    for feat, t64 in (splits or {}).items():
         if 0 <= feat < len(columns):
             t32 = t64.astype(np.float32)
             up = t32.astype(np.float64) > t64

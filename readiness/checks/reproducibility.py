@@ -517,11 +517,7 @@ def probe_evidence(ctx: Context, atol: float, rtol: float) -> list[dict[str, Any
             max_rows=int(ctx.threshold("parity_probe_rows")),
             rng=ctx.rng("RPR003:probes"),
         )
-        rounded = (
-            probes.rounded_up_thresholds(source.model, ctx.feature_columns)
-            if source.kind in ("skops", "pickle")
-            else {}
-        )
+        rounded = probes.rounded_up_thresholds(source, ctx.feature_columns)
         ulps = float(ctx.threshold("parity_threshold_ulps"))
         deadline = time.monotonic() + float(ctx.threshold("parity_probe_seconds"))
         out: list[dict[str, Any]] = []
