@@ -44,6 +44,7 @@ lint:
 
 bench: venv
 	$(BIN)/python benchmarks/check_example.py
+	$(BIN)/python benchmarks/verdict_stability.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache site

@@ -54,7 +54,8 @@ def _build(tmp: Path, rows: int) -> tuple[Path, Path]:
     ref = pd.read_csv(small / "reference.csv")
     rng = np.random.default_rng(0)
     sample = ref.sample(n=rows, replace=True, random_state=0).reset_index(drop=True)
-    features = [c for c in ref.columns if c != "label"]
+    # numeric features only: the example also carries a string slice column (size_band)
+    features = [c for c in ref.columns if c != "label" and pd.api.types.is_numeric_dtype(ref[c])]
     # jitter inside the schema's bounds (1% of each feature's spread) so rows are not exact copies
     noise = rng.normal(scale=0.01, size=(rows, len(features))) * ref[features].std().to_numpy()
     sample[features] = (sample[features].to_numpy() + noise).clip(
@@ -70,7 +71,10 @@ def main() -> None:
     parser.add_argument("--select", default="ALL")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--build-into", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (1,000 rows, one run, ART and SCH checks)")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.repeat, args.select = 1_000, 1, "ART,SCH"
     if args.build_into:
         _build(args.build_into, args.rows)
         return

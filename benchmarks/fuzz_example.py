@@ -56,7 +56,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: one seed, one repeat")
     args = parser.parse_args()
+    if args.smoke:
+        args.seeds, args.repeat = 1, 1
 
     from readiness import evaluate, fuzz
     from readiness.bundle import load_bundle

@@ -78,7 +78,7 @@ def independent(bundle: Path, calls: dict[int, int]) -> dict[int, dict[str, floa
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     sess = ort.InferenceSession(str(bundle / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-    x = pd.read_csv(bundle / "reference.csv").drop(columns=["label"]).to_numpy(dtype=np.float32)
+    x = pd.read_csv(bundle / "reference.csv").drop(columns=["label"]).select_dtypes("number").to_numpy(dtype=np.float32)
     out: dict[int, dict[str, float]] = {}
     for b in BATCHES:
         feeds = [{"input": x[(i * b + np.arange(b)) % len(x)]} for i in range(8)]
@@ -112,7 +112,7 @@ def interleaved_control(bundle: Path, chunks: int = 20, calls: int = 1000) -> di
 
     from readiness.bundle import load_bundle
     from readiness.context import Context
-    from readiness.timing import _timed_calls, build_batches
+    from readiness.timing import RequestRows, _timed_calls
 
     ctx = Context(load_bundle(bundle))
     mine_session = ctx.new_session()
@@ -123,10 +123,10 @@ def interleaved_control(bundle: Path, chunks: int = 20, calls: int = 1000) -> di
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     sess = ort.InferenceSession(str(bundle / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-    x = pd.read_csv(bundle / "reference.csv").drop(columns=["label"]).to_numpy(dtype=np.float32)
+    x = pd.read_csv(bundle / "reference.csv").drop(columns=["label"]).select_dtypes("number").to_numpy(dtype=np.float32)
     out = {}
     for b in BATCHES:
-        mine_batches = build_batches(ctx.sample_frame, ctx.inputs, b)
+        mine_batches = RequestRows(ctx.sample_frame, ctx.inputs, b)
         feeds = [{"input": x[(i * b + np.arange(b)) % len(x)]} for i in range(8)]
         _timed_calls(mine_session, mine_batches, 500, None)
         for i in range(500):
@@ -151,7 +151,10 @@ def interleaved_control(bundle: Path, chunks: int = 20, calls: int = 1000) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: one round, a short interleaved control")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds = 1
     with tempfile.TemporaryDirectory() as tmp:
         bundle = build_example(Path(tmp))
         ratios: dict[tuple[int, str], list[float]] = {(b, q): [] for b in BATCHES for q in ("p50", "p99")}
@@ -175,7 +178,7 @@ def main() -> None:
             print(
                 f"  batch {b:3d} {q}: {statistics.median(values):.3f}  (rounds: {', '.join(f'{v:.3f}' for v in values)})"
             )
-        control = interleaved_control(bundle)
+        control = interleaved_control(bundle, chunks=2, calls=100) if args.smoke else interleaved_control(bundle)
         print(
             "interleaved control (LAT001's session, batches and loop vs the independent loop, alternating "
             "chunks of 1000 calls), ratio p50/p99: "

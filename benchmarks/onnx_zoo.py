@@ -154,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         "--probes", action="store_true", help="run the engine probes (ZOOA*) instead of the installed checks"
     )
     parser.add_argument("--json", type=Path, default=None, help="write every model's outcome here")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: the first 2 models, ART and SCH checks")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.limit, args.select = 2, args.select or "ART,SCH"
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     models = zoo_models()[: args.limit]
     select = [s for s in args.select.split(",") if s] if args.select else None

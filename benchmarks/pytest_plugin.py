@@ -63,7 +63,9 @@ def _interleaved(cwd: Path, a: list[str], b: list[str], repeat: int) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7)
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: one repeat")
+    parsed = parser.parse_args()
+    repeat = 1 if parsed.smoke else parsed.repeat
     sys.path.insert(0, str(ROOT / "tests"))
     from builders import write_bundle
 

@@ -40,7 +40,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: 20 checks, one repeat")
     args = parser.parse_args()
+    if args.smoke:
+        args.checks, args.repeat = 20, 1
     render("html", typical_card())  # template compilation happens once per process; not counted
     card = big_card(args.checks)
     print(f"scorecard: {len(card.checks)} checks, {len(card.to_json()) / 1024:.0f} KiB of JSON")

@@ -254,6 +254,7 @@ def build_scorecard(
             remediation=r.spec.remediation,
             mlts=list(r.spec.mlts),
             duration_s=round(r.duration_s, 6),
+            caused_by=list(r.result.caused_by),
         )
         for r in runs
     ]
@@ -277,6 +278,7 @@ def build_scorecard(
             "fail_on": gate.fail_on,
             "blocking": gate.blocking,
             "reasons": gate.reasons,
+            "causes": gate.causes,
         },
         scores=score,
         checks=records,

@@ -1,10 +1,14 @@
-"""`readiness init MODEL [--data SAMPLE.csv] [--target COL]`: write a starter bundle next to the model.
+"""`readiness init MODEL [--data SAMPLE.csv] [--target COL] [--source SOURCE]`: write a starter bundle next to the model.
 
 Writes `readiness.toml`, a `serving.yaml` derived from the graph's inputs and outputs,
 and, with `--data`, a pandera `schema.yaml` inferred from the sample by pandera
 (`infer_schema`) and then tightened: numeric bounds widened by a margin, categories
 enumerated, nullability from the data. Every generated value carries a comment saying
-where it came from, so a person knows what to review. Existing files are never
+where it came from, so a person knows what to review; the notes printed at the end list
+only what a person must decide (budgets, the quality bar, the model card, names that
+could not be inferred). `--source` declares the trained model before export
+(`.skops`, XGBoost `.json`/`.ubj`, LightGBM `.txt`; `.pkl`/`.joblib` load only with
+`--trust`) so that RPR003 compares it with the ONNX model. Existing files are never
 overwritten unless `--force` is given.
 """
 
@@ -191,7 +195,13 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
             if columns is None or spec.features != columns:
                 review.append(f"input {spec.name}: feature names are placeholders")
             lines.append(f"    features: {_yaml_scalar(spec.features)}  # {origin}")
-        elif columns is not None and len(spec.shape) == 2 and spec.shape[1] > 0 and spec.shape[1] != len(columns):
+        elif (
+            columns is not None
+            and len(spec.shape) == 2
+            and spec.shape[1] > 0
+            and spec.shape[1] != len(columns)
+            and not (spec.shape[1] == 1 and spec.name in columns)  # one input per column, named like it
+        ):
             width = spec.shape[1]
             review.append(
                 f"input {spec.name} takes {width} values per row but the sample has {len(columns)} columns besides "
@@ -201,6 +211,8 @@ def serving_text(model_path: Path, columns: list[str] | None, classes: list[Any]
                 f"    # features: [...]  # TODO: the {width} columns the model reads, in training order"
                 f" (the sample has {len(columns)}: {', '.join(columns[:5])}{', ...' if len(columns) > 5 else ''})"
             )
+        elif columns is not None and spec.name in columns:
+            lines.append("    # no features list: fed from the sample's column of the same name (one input per column)")
         else:
             lines.append("    # no features list: the input is fed from the column named like the input")
         lines.append("    on_invalid: score  # the server scores out-of-schema rows (set `reject` if it refuses them)")
@@ -263,6 +275,7 @@ def manifest_text(
     task: str | None,
     task_why: str,
     has_schema: bool,
+    source_rel: str | None = None,
 ) -> str:
     today = _dt.date.today().isoformat()
     meta = _metadata(model_path)
@@ -281,6 +294,12 @@ def manifest_text(
         lines.append(f"version = {_toml(meta['version'])}  # from the model's metadata_props")
     else:
         lines.append('# version = "1.0.0"  # the release version (ART003 compares it with the model metadata)')
+    if source_rel is not None:
+        lines.append(
+            f"source = {_toml(source_rel)}  # the trained model before export (--source): RPR003 compares the two"
+        )
+    else:
+        lines.append('# source = "model.skops"  # the trained model before export: lets RPR003 check export parity')
     if task:
         lines.append(f"task = {_toml(task)}  # inferred: {task_why}")
     else:
@@ -324,6 +343,28 @@ def manifest_text(
     return "\n".join(lines) + "\n"
 
 
+def _source_rel(source: str | os.PathLike[str], root: Path) -> str:
+    """`--source` as a path relative to the bundle directory, after checking it can be used there."""
+    from .sources import source_kind
+
+    path = Path(source).resolve()
+    if not path.is_file():
+        raise BundleError(source, "--source", "no such file", "pass the trained model's file (e.g. model.skops)")
+    rel = Path(os.path.relpath(path, root))
+    if rel.parts and rel.parts[0] == "..":
+        raise BundleError(
+            source, "--source", f"the source model is outside the bundle directory {root}", "copy it next to the model"
+        )
+    if source_kind(path) in ("onnx", "unknown"):
+        raise BundleError(
+            source,
+            "--source",
+            f"{path.suffix or 'no suffix'} is not a source model format readiness loads",
+            "use .skops (scikit-learn), XGBoost .json/.ubj, LightGBM .txt, or .pkl/.joblib (loaded only with --trust)",
+        )
+    return rel.as_posix()
+
+
 def _primary_metric(task: str | None) -> str:
     return {"multiclass_classification": "accuracy", "regression": "r2"}.get(task or "", "roc_auc")
 
@@ -341,13 +382,16 @@ def init_bundle(
     *,
     data: str | os.PathLike[str] | None = None,
     target: str | None = None,
+    source: str | os.PathLike[str] | None = None,
     force: bool = False,
     root: str | os.PathLike[str] | None = None,
 ) -> InitResult:
     """Write readiness.toml, serving.yaml and (with data) schema.yaml next to MODEL.
 
     The data sample the manifest will name must lie inside the workspace root (ROOT, else the
-    model's git work tree, else its directory), as `readiness check` requires."""
+    model's git work tree, else its directory), as `readiness check` requires. `source` names
+    the trained model before export, inside the model's directory; it is recorded as
+    `[model].source` (nothing is loaded here)."""
     from .bundle import load_table
     from .workspace import confine, find_root
 
@@ -361,6 +405,7 @@ def init_bundle(
     if target and data is None:
         raise BundleError(None, "--target", "a target needs a data sample", "pass --data SAMPLE.csv as well")
     root = model_path.parent
+    source_rel = _source_rel(source, root) if source is not None else None
     outputs = [root / "readiness.toml", root / "serving.yaml"] + ([root / "schema.yaml"] if data is not None else [])
     if not force:
         for path in outputs:
@@ -399,11 +444,26 @@ def init_bundle(
         texts[root / "schema.yaml"] = schema_text(schema, comments, Path(data).name, len(frame))
         review += schema_review
     texts[root / "readiness.toml"] = manifest_text(
-        model_path, data_rel=data_rel, target=target, task=task, task_why=task_why, has_schema=frame is not None
+        model_path,
+        data_rel=data_rel,
+        target=target,
+        task=task,
+        task_why=task_why,
+        has_schema=frame is not None,
+        source_rel=source_rel,
     )
     if not target:
         review.append("no --target: the quality checks are skipped until [data].target names the label")
-    review.append("readiness.toml: [card] and [monitoring] need a person (OPS checks)")
+    if target:
+        review.append(
+            f"readiness.toml: the quality bar ([policy.thresholds].min_metric, e.g. {_primary_metric(task)}) "
+            "is yours to set; until then QLT001 measures without judging"
+        )
+    review.append("readiness.toml: [card], [monitoring] and [lineage] need a person (OPS001, OPS002, RPR005)")
+    if source_rel is not None and Path(source_rel).suffix.lower() in (".pkl", ".pickle", ".joblib"):
+        review.append(
+            f"{source_rel} is a pickle: RPR003 loads it only with `readiness check --trust` (or save it with skops)"
+        )
     from .scorecard import write_atomic
 
     written = []
@@ -417,6 +477,12 @@ def init_bundle(
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="A CSV/Parquet sample of the inputs.")
 @click.option("--target", default=None, help="The label column in the data sample.")
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The trained model before export (.skops, XGBoost .json/.ubj, LightGBM .txt), for RPR003's export parity.",
+)
 @click.option("--force", is_flag=True, help="Overwrite readiness.toml, serving.yaml and schema.yaml if they exist.")
 @click.option(
     "--root",
@@ -424,7 +490,9 @@ def init_bundle(
     default=None,
     help="Workspace root the data sample must lie in (default: the model's git work tree, else its directory).",
 )
-def init_command(model: Path, data: Path | None, target: str | None, force: bool, root: Path | None) -> None:
+def init_command(
+    model: Path, data: Path | None, target: str | None, source: Path | None, force: bool, root: Path | None
+) -> None:
     """Write a starter bundle next to MODEL: readiness.toml, serving.yaml and, with --data, schema.yaml.
 
     Every generated value is commented so you know what to review. Existing files are
@@ -432,11 +500,11 @@ def init_command(model: Path, data: Path | None, target: str | None, force: bool
 
     \b
     Example:
-      readiness init model.onnx --data holdout.csv --target label
+      readiness init model.onnx --data holdout.csv --target label --source model.skops
       readiness check .
     """
     try:
-        result = init_bundle(model, data=data, target=target, force=force, root=root)
+        result = init_bundle(model, data=data, target=target, source=source, force=force, root=root)
     except BundleError as exc:
         click.echo(f"readiness: error: {exc}", err=True)
         sys.exit(2)

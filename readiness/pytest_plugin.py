@@ -12,19 +12,25 @@ under pytest-xdist), lazily, at the first readiness item that runs, and only for
 readiness items left after `-k`, `-m`, `--lf` and the like deselected the others:
 `pytest -k LAT` runs the latency checks and computes no other evidence.
 
-Outcomes:
+Outcomes follow the gate, so a run's outcome for readiness items matches the verdict:
 
 =================  ===================================================================
 check status       pytest outcome
 =================  ===================================================================
 pass               passed
-fail               failed: the message, measured values, evidence and remediation
-error              error (the check could not run, or the engine could not evaluate)
+fail               failed when it blocks the gate (severity at or above fail_on):
+                   the message, measured values, evidence and remediation;
+                   xfailed otherwise, with the reason
+                   "does not block release (minor < fail_on major): ..."
+inconclusive       as fail
+error              error when it blocks the gate (the check could not run), xfailed
+                   otherwise; an engine that could not evaluate the bundle is an error
 skip               skipped with the reason
 waived             skipped: "waived: REASON (expires DATE, owner OWNER)"
-inconclusive       failed when it blocks the gate (severity at or above fail_on),
-                   xfailed otherwise: the same rule the gate applies
 =================  ===================================================================
+
+`--readiness-strict` (ini `readiness_strict = true`) makes every failure a failed test
+(and every check that could not run an error), whatever its severity.
 
 This module is imported in every pytest run of every environment that has readiness
 installed, so it imports nothing heavy at module level: the engine (onnxruntime,
@@ -122,6 +128,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Lowest severity whose failure blocks the ::gate item (default: [policy].fail_on of the bundle).",
     )
     group.addoption(
+        "--readiness-strict",
+        action="store_true",
+        default=None,
+        help="Every check that fails is a failed test, even one whose severity does not block the gate "
+        "(default: such failures are xfailed; ini readiness_strict).",
+    )
+    group.addoption(
         "--readiness-root",
         default=None,
         metavar="DIR",
@@ -133,6 +146,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="Allow loading code from the bundles (pickle/joblib sources, module:attr schemas).",
+    )
+    parser.addini(
+        "readiness_strict",
+        type="bool",
+        default=False,
+        help="Every failing readiness check is a failed test, even one that does not block the gate.",
     )
     parser.addini(
         "readiness_bundles",
@@ -315,6 +334,8 @@ class ReadinessPlugin:
         self.seed: int = config.getoption("readiness_seed")
         self.fail_on: str | None = config.getoption("readiness_fail_on")
         self.trust: bool = config.getoption("readiness_trust")
+        strict = config.getoption("readiness_strict")
+        self.strict: bool = bool(config.getini("readiness_strict") if strict is None else strict)
         root = config.getoption("readiness_root")
         self.root: Path | None = Path(config.invocation_params.dir, root) if root else None
         self._manifests: dict[Path, BundleRun] | None = None
@@ -491,7 +512,9 @@ class ReadinessCheckItem(_ReadinessItem):
             ("status", record.status),
         ]
         if record.status == "error":
-            pytest.fail(_pytest_words(f"{record.id} could not run: {record.message}"), pytrace=False)
+            if self._xfails(scorecard, record):
+                _xfail(scorecard, record, "could not run")
+            pytest.fail(_pytest_words(f"{record.id} could not run: {_cause(scorecard, record)}"), pytrace=False)
         if record.status == "skip":
             _skip(f"{record.id}: {record.message}")
         if record.status == "waived":
@@ -499,13 +522,18 @@ class ReadinessCheckItem(_ReadinessItem):
 
     def runtest(self) -> None:
         assert self.record is not None and self.run.scorecard is not None
-        record = self.record
-        if record.status == "fail":
-            pytest.fail(_failure_text(record), pytrace=False)
-        if record.status == "inconclusive":
-            if record.id in self.run.scorecard.gate.get("blocking", []):
-                pytest.fail(_failure_text(record, "inconclusive (blocks the gate)"), pytrace=False)
-            pytest.xfail(_pytest_words(f"{record.id} inconclusive (does not block the gate): {record.message}"))
+        record, scorecard = self.record, self.run.scorecard
+        if record.status in ("fail", "inconclusive"):
+            word = "failed" if record.status == "fail" else "inconclusive"
+            if self._xfails(scorecard, record):
+                _xfail(scorecard, record, word)
+            if record.status == "inconclusive":
+                word = "inconclusive (blocks the gate)" if _blocks(scorecard, record) else "inconclusive"
+            pytest.fail(_failure_text(record, word), pytrace=False)
+
+    def _xfails(self, scorecard: Scorecard, record: CheckRecord) -> bool:
+        """A failure the gate does not block on is xfailed, unless --readiness-strict."""
+        return not self.run.plugin.strict and not _blocks(scorecard, record)
 
 
 class ReadinessGateItem(_ReadinessItem):
@@ -529,6 +557,27 @@ class ReadinessGateItem(_ReadinessItem):
             if len(self.run.selected) < len(self.run.specs):
                 lines.append(f"  (judged on the {len(self.run.selected)} selected checks only)")
             pytest.fail(_pytest_words("\n".join(lines)), pytrace=False)
+
+
+def _blocks(scorecard: Scorecard, record: CheckRecord) -> bool:
+    """Whether a failure of this check blocks the gate: its severity is at or above fail_on."""
+    fail_on = str(scorecard.gate.get("fail_on", "major"))
+    rank = {name: len(FAIL_ON_CHOICES) - i for i, name in enumerate(FAIL_ON_CHOICES)}
+    return rank.get(record.severity, 0) >= rank.get(fail_on, 0)
+
+
+def _xfail(scorecard: Scorecard, record: CheckRecord, word: str) -> None:
+    fail_on = scorecard.gate.get("fail_on", "major")
+    reason = f"does not block release ({record.severity} < fail_on {fail_on}): {record.id} {word}: {record.message}"
+    pytest.xfail(_pytest_words(reason))
+
+
+def _cause(scorecard: Scorecard, record: CheckRecord) -> str:
+    """The message of a check that could not run, naming the check it is folded under (gate.causes)."""
+    for root, ids in (scorecard.gate.get("causes") or {}).items():
+        if record.id in ids:
+            return f"{record.message} (because {root} did not pass: fix {root} first)"
+    return record.message
 
 
 def _skip(reason: str) -> None:

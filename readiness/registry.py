@@ -47,10 +47,19 @@ class Result:
     message: str
     measured: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Ids of the checks whose failure would explain this one (an `error` that could not run because
+    # of, e.g., SCH001), most likely first. The gate folds the result under the first of them that
+    # did not pass, instead of listing it as a finding of its own.
+    caused_by: list[str] = field(default_factory=list)
+    # This finding's own severity when it is less grave than the check's (e.g. SCH001's minor output-shape
+    # drift); the gate and the scores use the lower of the two. None: the check's severity.
+    severity: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}; expected one of {', '.join(STATUSES)}")
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
 
 
 def passed(
@@ -89,8 +98,11 @@ def errored(
     message: str,
     measured: Mapping[str, Any] | None = None,
     evidence: Mapping[str, Any] | None = None,
+    *,
+    caused_by: Iterable[str] = (),
 ) -> Result:
-    return Result("error", message, dict(measured or {}), dict(evidence or {}))
+    """The check could not run. `caused_by` names the checks whose failure explains it (e.g. ["SCH001"])."""
+    return Result("error", message, dict(measured or {}), dict(evidence or {}), list(caused_by))
 
 
 CheckFunc = Callable[["Context"], Result]

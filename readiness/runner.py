@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import tempfile
 import threading
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 from . import cancel
 from .cancel import Cancellation, CheckCancelled, Timeouts
+from .config import SEVERITY_RANK
 from .context import Context
 from .errors import InferenceTimedOut, Outcome
 from .registry import REQUIREMENTS, CheckSpec, Result, checking, errored, skipped
@@ -74,7 +76,7 @@ def _absent(ctx: Context, requires: Iterable[str]) -> Result | None:
 
 def outcome(exc: Outcome) -> Result:
     """The result an Outcome exception stands for."""
-    return Result(exc.status, exc.describe())
+    return Result(exc.status, exc.describe(), caused_by=exc.caused_by())
 
 
 def _call(spec: CheckSpec, ctx: Context) -> Result:
@@ -165,8 +167,11 @@ class Runner:
         start = time.perf_counter()
         result = self._isolated(spec)
         # One JSON spelling for every check's numbers (numpy types, NaN/inf, paths), applied here once.
-        result = Result(result.status, result.message, jsonable(result.measured), jsonable(result.evidence))
-        run = CheckRun(spec, self.severities.get(spec.id, spec.severity), result, time.perf_counter() - start)
+        result = dataclasses.replace(result, measured=jsonable(result.measured), evidence=jsonable(result.evidence))
+        severity = self.severities.get(spec.id, spec.severity)
+        if result.severity is not None and SEVERITY_RANK[result.severity] < SEVERITY_RANK[severity]:
+            severity = result.severity  # a finding may be less grave than its check, never graver
+        run = CheckRun(spec, severity, result, time.perf_counter() - start)
         if self.listener:
             self.listener("end", spec, run)
         return run

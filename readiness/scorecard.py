@@ -36,6 +36,7 @@ class CheckRecord:
     remediation: str = ""
     mlts: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    caused_by: list[str] = field(default_factory=list)  # checks whose failure would explain this result
 
 
 @dataclass

@@ -71,7 +71,7 @@ def load_source(path: Path, *, trust: bool = False) -> SourceModel:
             import xgboost as xgb
         except ImportError:
             raise SourceUnavailable(
-                f"{path.name} is an XGBoost model but xgboost is not installed; install xgboost to compare it"
+                f"{path.name} is an XGBoost model but xgboost is not installed; pip install 'readiness[xgboost]' to compare it"
             ) from None
         booster = xgb.Booster()
         booster.load_model(str(path))
@@ -81,7 +81,7 @@ def load_source(path: Path, *, trust: bool = False) -> SourceModel:
             import lightgbm as lgb
         except ImportError:
             raise SourceUnavailable(
-                f"{path.name} is a LightGBM model but lightgbm is not installed; install lightgbm to compare it"
+                f"{path.name} is a LightGBM model but lightgbm is not installed; pip install 'readiness[lightgbm]' to compare it"
             ) from None
         return SourceModel(kind, lgb.Booster(model_file=str(path)), path)
     # pickle / joblib: assert_loadable has required --trust

@@ -5,8 +5,12 @@
   see `runtime.session_options`) and its settings are read back and recorded.
   A requested execution provider that the session does not actually use raises
   `ProviderUnavailable`: nothing is ever measured on another provider.
-- Input batches are built once per batch size from request rows (the reference
-  data, else synthetic rows) before any timing.
+- Timed requests are drawn from every request row (the reference data, else
+  synthetic rows), in a seeded random order reshuffled after each pass, so a
+  data-dependent slow path (deeper trees, `If`/`Loop` branches, long strings) shows
+  in the percentiles in proportion to the traffic that takes it. Rows are converted
+  to input tensors a bounded chunk at a time (`RequestRows`), outside the timed
+  region; the evidence says how many distinct rows were timed.
 - Warm-up is separate from measurement: windows of calls until the medians of two
   consecutive windows agree within 10% (or a cap is reached).
 - Each call is timed on its own with `time.perf_counter_ns`; garbage collection
@@ -35,7 +39,9 @@ from . import runtime as rt
 WARMUP_TOLERANCE = 0.10  # consecutive window medians within 10% = warmed up
 WARMUP_WINDOW_NS = 20_000_000  # a warm-up window lasts about 20 ms (at least MIN_WINDOW calls)
 MIN_WINDOW = 10
-DISTINCT_BATCHES = 8  # distinct pre-built batches cycled through, so data-dependent models are fairly timed
+CHUNK_BYTES = 32 * 1024 * 1024  # request rows converted to tensors at a time: at most about this many bytes
+CHUNK_MIN_BATCHES = 4
+CHUNK_MAX_BATCHES = 256
 
 
 # --------------------------------------------------------------------------- compact raw times
@@ -81,8 +87,8 @@ def session_settings(session: Any) -> dict[str, Any]:
     }
 
 
-def build_batches(frame: Any, inputs: Any, batch_size: int, distinct: int = DISTINCT_BATCHES) -> list[dict]:
-    """Pre-built input tensors: `distinct` batches of `batch_size` rows, cycling through the rows."""
+def build_batches(frame: Any, inputs: Any, batch_size: int, distinct: int = 1) -> list[dict]:
+    """Pre-built input tensors: `distinct` batches of `batch_size` consecutive rows, cycling through the rows."""
     n = len(frame)
     if n == 0:
         raise ValueError("no request rows to build batches from")
@@ -97,13 +103,85 @@ def build_batches(frame: Any, inputs: Any, batch_size: int, distinct: int = DIST
     return batches
 
 
-def _timed_calls(session: Any, batches: list[dict], count: int, deadline_ns: int | None) -> list[int]:
-    """`count` calls (fewer if the deadline passes), each timed separately, gc paused.
+class RequestRows:
+    """Batches of request rows for timed calls, drawn from every row of the request data.
+
+    Rows are visited in a seeded random order that is reshuffled after each full pass
+    (so rows are resampled when there are more calls than rows, and every row is timed
+    before any is timed twice). They are converted to input tensors one chunk at a time
+    (at most about `CHUNK_BYTES`, and at most `CHUNK_MAX_BATCHES` batches, spanning several
+    passes over small data), so memory stays bounded whatever
+    the size of the data; a batch is a C-contiguous slice of the converted chunk, taken
+    before the clock starts. `distinct_rows` counts the rows served since `reset_count`.
+    """
+
+    def __init__(self, frame: Any, inputs: Any, batch_size: int, seed: int = 0) -> None:
+        self.n = len(frame)
+        if self.n == 0:
+            raise ValueError("no request rows to build batches from")
+        self.frame, self.inputs, self.batch_size = frame, inputs, batch_size
+        self._rng = np.random.default_rng(seed)
+        self._order = np.empty(0, dtype=np.int64)
+        self._next = 0
+        first = rt.to_feeds(frame.iloc[:batch_size] if batch_size <= self.n else frame, inputs)
+        row_bytes = max(1, sum(arr.nbytes for arr in first.values()) // max(1, min(batch_size, self.n)))
+        # Refills are rare (every CHUNK_MAX_BATCHES calls when rows are small, so a timer's cache is
+        # disturbed as seldom as another's whatever the size of its data) and bounded in bytes.
+        batches = min(CHUNK_MAX_BATCHES, max(CHUNK_MIN_BATCHES, CHUNK_BYTES // (row_bytes * batch_size)))
+        self.chunk_rows = batch_size * int(batches)
+        self._chunk: dict[str, np.ndarray] = {}
+        self._chunk_rows = np.empty(0, dtype=np.int64)
+        self._pos = 0
+        self._served = np.zeros(self.n, dtype=bool)
+
+    def _indices(self, count: int) -> np.ndarray:
+        parts = []
+        while count > 0:
+            if self._next >= self._order.size:
+                self._order = self._rng.permutation(self.n)
+                self._next = 0
+            take = self._order[self._next : self._next + count]
+            self._next += take.size
+            count -= take.size
+            parts.append(take)
+        return np.concatenate(parts)
+
+    def _refill(self) -> None:
+        rows = self._indices(self.chunk_rows)
+        feeds = rt.to_feeds(self.frame.iloc[rows], self.inputs)
+        # C order, as a server builds its tensors: pandas hands out Fortran-ordered blocks, which
+        # onnxruntime would copy on every call and so bill to the model
+        self._chunk = {name: np.ascontiguousarray(arr) for name, arr in feeds.items()}
+        self._chunk_rows = rows
+        self._pos = 0
+
+    def next_batch(self) -> dict[str, np.ndarray]:
+        if self._pos + self.batch_size > self._chunk_rows.size:
+            self._refill()
+        sl = slice(self._pos, self._pos + self.batch_size)
+        self._pos += self.batch_size
+        self._served[self._chunk_rows[sl]] = True
+        return {name: arr[sl] for name, arr in self._chunk.items()}
+
+    @property
+    def distinct_rows(self) -> int:
+        return int(self._served.sum())
+
+    def reset_count(self) -> None:
+        self._served[:] = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"distinct_rows": self.distinct_rows, "request_rows": self.n, "chunk_rows": self.chunk_rows}
+
+
+def _timed_calls(session: Any, rows: RequestRows, count: int, deadline_ns: int | None) -> list[int]:
+    """`count` calls (fewer if the deadline passes), each on the next batch of request rows, each
+    timed separately, gc paused.
 
     (A full `gc.collect()` can take ~0.1 s in a process holding pandas and friends, so it is
     done once per measurement phase by the callers, not before every window.)"""
     run = session.run
-    nb = len(batches)
+    next_batch = rows.next_batch
     out: list[int] = []
     append = out.append
     clock = time.perf_counter_ns
@@ -111,8 +189,8 @@ def _timed_calls(session: Any, batches: list[dict], count: int, deadline_ns: int
     gc.disable()
     try:
         with rt.inference() as opts:  # cancellable by the runner, like every inference
-            for i in range(count):
-                feeds = batches[i % nb]
+            for _ in range(count):
+                feeds = next_batch()
                 t0 = clock()
                 run(None, feeds, opts)
                 t1 = clock()
@@ -130,27 +208,26 @@ class Timer:
     """Timing of one session at one batch size: warm-up record plus every timed call (ns)."""
 
     session: Any
-    batches: list[dict]
+    rows: RequestRows
     batch_size: int
     samples: list[int] = field(default_factory=list)
     warmup: dict[str, Any] = field(default_factory=dict)
     per_call_ns: float = 0.0  # median call time in the last warm-up window
-    _offset: int = 0
 
     def warm_up(self, cap_s: float, tolerance: float = WARMUP_TOLERANCE) -> dict[str, Any]:
         """Windows of calls until consecutive window medians agree within `tolerance`, or `cap_s`."""
         gc.collect()
         start = time.perf_counter_ns()
         deadline = start + int(cap_s * 1e9)
-        first = _timed_calls(self.session, self.batches, 1, None)[0]
-        probe = _timed_calls(self.session, self.batches, MIN_WINDOW, None)
+        first = _timed_calls(self.session, self.rows, 1, None)[0]
+        probe = _timed_calls(self.session, self.rows, MIN_WINDOW, None)
         per_call = max(1, int(np.median(probe)))
         window = max(MIN_WINDOW, min(1000, WARMUP_WINDOW_NS // per_call))
         calls = 1 + len(probe)
         medians = [float(np.median(probe))]
         stable = False
         while time.perf_counter_ns() < deadline:
-            times = _timed_calls(self.session, self.batches, window, deadline)
+            times = _timed_calls(self.session, self.rows, window, deadline)
             calls += len(times)
             medians.append(float(np.median(times)))
             prev, cur = medians[-2], medians[-1]
@@ -167,14 +244,12 @@ class Timer:
             "stable": stable,
             "window_medians_ms": [round(m / 1e6, 4) for m in medians[-4:]],
         }
+        self.rows.reset_count()  # distinct rows count the measured calls only
         return self.warmup
 
     def sample(self, count: int, deadline_ns: int | None = None) -> int:
         """Take `count` more timed calls (fewer when the deadline passes); returns how many were taken."""
-        times = _timed_calls(
-            self.session, self.batches[self._offset :] + self.batches[: self._offset], count, deadline_ns
-        )
-        self._offset = (self._offset + len(times)) % len(self.batches)
+        times = _timed_calls(self.session, self.rows, count, deadline_ns)
         self.samples.extend(times)
         return len(times)
 
@@ -206,8 +281,9 @@ class Rig:
 
     def timer(self, batch_size: int) -> Timer:
         if batch_size not in self.timers:
-            batches = build_batches(self.ctx.sample_frame, self.ctx.inputs, batch_size)
-            timer = Timer(self.session, batches, batch_size)
+            seed = int(self.ctx.rng(f"latency-rows-{batch_size}").integers(2**32))
+            rows = RequestRows(self.ctx.sample_frame, self.ctx.inputs, batch_size, seed=seed)
+            timer = Timer(self.session, rows, batch_size)
             timer.warm_up(self.warmup_cap_s)
             self.timers[batch_size] = timer
         return self.timers[batch_size]

@@ -53,9 +53,17 @@ def test_sch001_blocks_the_not_ready_example(tmp_path):
     module.build(tmp_path / "not-ready")
     ids = [s.id for s in default_registry() if not s.id.startswith("LAT")]
     card, _ = evaluate(tmp_path / "not-ready", select=ids)
-    rec = {c.id: c for c in card.checks}["SCH001"]
-    assert rec.status == "fail" and "serving dtype float64 but the model takes float32" in rec.message
+    rec = {c.id: c for c in card.checks}
+    assert (
+        rec["SCH001"].status == "fail" and "serving dtype float64 but the model takes float32" in rec["SCH001"].message
+    )
     assert not card.gate["released"] and "SCH001" in card.gate["blocking"]
+    # one root cause: every check that could not score a row is folded under SCH001, not blocking on its own
+    assert card.gate["blocking"] == ["SCH001"], card.gate["reasons"]
+    folded = card.gate["causes"]["SCH001"]
+    assert {"QLT001", "SCH004", "ROB002", "RPR001", "RPR003"} <= set(folded)
+    assert all(rec[c].status == "error" for c in folded)  # they still count as not passed
+    assert f"because of it {len(folded)} other check(s) could not run" in card.gate["reasons"][0]
 
 
 @pytest.mark.parametrize(
@@ -339,3 +347,42 @@ def test_sch003_names_missing_and_unexpected_columns(tmp_path):
     assert rec.status == "fail"
     assert "column_in_dataframe: 'f9'" in rec.message and "column_in_schema: 'f3'" in rec.message
     assert "row(s)" not in rec.message  # table-level failures name no rows
+
+
+# --------------------------------------------------------------------------- SCH001: static output dims
+def _declare_output_dim(model, output: str, axis: int, value: int):
+    (vi,) = [o for o in model.graph.output if o.name == output]
+    vi.type.tensor_type.shape.dim[axis].dim_value = value
+    return model
+
+
+def test_sch001_flags_a_declared_static_output_dim_the_model_contradicts_as_minor(tmp_path):
+    """A converter declaring `label` as [1] while returning [N] (LightGBM via onnxmltools) contradicts its graph;
+    serving.yaml does not rely on output shapes, so the finding is minor and does not block."""
+    model = _declare_output_dim(prob_model(4), "label", 0, 1)
+    card, _ = evaluate(write_bundle(tmp_path / "b", model), select=["SCH001"])
+    rec = card.check("SCH001")
+    assert rec.status == "fail" and rec.severity == "minor", rec.message
+    assert "output 'label' axis 0 is declared 1 but is 8 for 8 row(s)" in rec.message
+    assert "minor: the serving config does not rely on the declared dims" in rec.message
+    assert rec.evidence["returned_output_shapes"]["label"] == [8]
+    assert card.gate["released"]  # minor < fail_on major
+    clean, _ = evaluate(write_bundle(tmp_path / "c"), select=["SCH001"])
+    assert clean.check("SCH001").status == "pass" and clean.check("SCH001").measured["output_dims_contradicted"] == 0
+
+
+def test_sch001_keeps_its_severity_when_a_triton_config_states_the_contradicted_dim(tmp_path):
+    from test_formats_triton import MATCHING, triton_bundle
+
+    model = _declare_output_dim(prob_model(4), "probabilities", 1, 3)  # declared [N, 3], returns [N, 2]
+    config = MATCHING.replace(
+        'name: "probabilities"\n    data_type: TYPE_FP32\n    dims: [ 2 ]',
+        'name: "probabilities"\n    data_type: TYPE_FP32\n    dims: [ 3 ]',
+    )
+    assert config != MATCHING
+    card, _ = evaluate(triton_bundle(tmp_path / "b", config, model), select=["SCH001"])
+    rec = card.check("SCH001")
+    assert rec.status == "fail" and rec.severity == "blocker", rec.message
+    assert "output 'probabilities' axis 1 is declared 3 but is 2" in rec.message
+    assert "the serving config states these dims" in rec.message
+    assert not card.gate["released"]

@@ -90,15 +90,41 @@ def test_raw_times_round_trip_exactly():
         decode_times({**raw, "count": 5})
 
 
-def test_prebuilt_batches_are_c_ordered_and_cycle_through_the_rows():
+def test_request_rows_cover_every_row_in_c_ordered_batches_with_bounded_chunks():
     import pandas as pd
 
     from readiness.config import InputSpec
-    from readiness.timing import build_batches
+    from readiness.timing import RequestRows
 
-    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [10.0, 11.0, 12.0]})
+    frame = pd.DataFrame({"a": np.arange(10, dtype=float), "b": np.arange(10, 20, dtype=float)})
     spec = [InputSpec(name="x", dtype="float32", shape=[-1, 2], features=["a", "b"])]
-    batches = build_batches(frame, spec, 2)
-    assert len(batches) == 2
-    assert all(b["x"].flags["C_CONTIGUOUS"] and b["x"].shape == (2, 2) for b in batches)
-    assert batches[1]["x"][:, 0].tolist() == [2.0, 0.0]  # wraps around
+    rows = RequestRows(frame, spec, 3, seed=1)
+    assert rows.chunk_rows % 3 == 0  # a whole number of batches
+    seen = []
+    for _ in range(4):  # 12 rows served: one full pass (every row once) and two of the next pass
+        batch = rows.next_batch()["x"]
+        assert batch.flags["C_CONTIGUOUS"] and batch.shape == (3, 2)
+        seen += batch[:, 0].astype(int).tolist()
+    assert sorted(seen[:10]) == list(range(10))  # every row before any row twice
+    assert rows.distinct_rows == 10
+
+    def first(seed):
+        return RequestRows(frame, spec, 3, seed=seed).next_batch()["x"][:, 0].tolist()
+
+    assert first(1) == seen[:3] and first(1) != first(2)  # seeded: same seed, same order
+
+
+def test_request_rows_convert_a_bounded_chunk_of_a_large_data_set(monkeypatch):
+    import pandas as pd
+
+    from readiness import timing
+    from readiness.config import InputSpec
+
+    monkeypatch.setattr(timing, "CHUNK_BYTES", 64 * 1024)  # 64 KiB of tensors at a time
+    frame = pd.DataFrame({f"f{i}": np.arange(20_000, dtype=float) for i in range(8)})
+    spec = [InputSpec(name="x", dtype="float32", shape=[-1, 8], features=list(frame.columns))]
+    rows = timing.RequestRows(frame, spec, 4, seed=0)
+    assert rows.chunk_rows * 8 * 4 <= 64 * 1024  # 32-byte rows: at most 2048 rows converted at once
+    for _ in range(1000):
+        rows.next_batch()
+    assert rows.distinct_rows == 4000  # no row twice before every row once

@@ -308,7 +308,7 @@ def test_outcomes_match_the_scorecard(project: pytest.Pytester) -> None:
     assert "ZZERR001 could not run: check crashed: RuntimeError: boom in the check" in out
     assert "ZZSKP001: not applicable: needs [baseline].manifest" in out
     assert "ZZWAV001 waived: fix lands in 1.5 (expires 2099-01-01, owner ml@example.com)" in out
-    assert "ZZINC002 inconclusive (does not block the gate): too few samples" in out
+    assert "does not block release (minor < fail_on major): ZZINC002 inconclusive: too few samples" in out
     assert "release BLOCKED (fail_on=major): ZZQLT001, ZZINC001, ZZERR001" in out
     assert "runner.py" not in out and "pytest_plugin.py" not in out
     # the shared evidence was computed once, in one process
@@ -322,6 +322,27 @@ def test_fail_on_option_moves_the_gate_and_inconclusive_outcome(project: pytest.
     assert found["ZZQLT001"] == "failed"
     assert found["gate"] == "failed"  # ZZQLT001 is a blocker
     result.stdout.fnmatch_lines(["*release BLOCKED (fail_on=blocker): ZZQLT001*"])
+
+
+def test_fail_on_blocker_xfails_major_failures_and_errors(project: pytest.Pytester) -> None:
+    project.runpytest("-rA", "--readiness-fail-on", "blocker", *NO_HYPOTHESIS)
+    found = outcomes(project)
+    assert found["ZZERR001"] == "xfailed"  # a major check that could not run no longer blocks
+    assert found["ZZINC002"] == "xfailed"
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_strict_makes_every_failure_a_failed_test(project: pytest.Pytester, how: str) -> None:
+    args = ["-rA", "--readiness-fail-on", "blocker", *NO_HYPOTHESIS]
+    if how == "option":
+        args.append("--readiness-strict")
+    else:
+        project.makeini("[pytest]\nreadiness_bundles = model\nreadiness_strict = true\naddopts = -p no:cacheprovider\n")
+    project.runpytest(*args)
+    found = outcomes(project)
+    assert found["ZZINC001"] == "failed" and found["ZZINC002"] == "failed"
+    assert found["ZZERR001"] == "error"
+    assert "xfailed" not in found.values()
 
 
 def test_released_gate_passes(project: pytest.Pytester) -> None:

@@ -179,7 +179,7 @@ def test_a_waiver_without_expiry_is_a_bundle_error(bundle):
         evaluate(bundle, registry=_registry(XXXM001="fail"), today=TODAY)
 
 
-def test_scores_weight_severities_and_take_the_minimum_category(bundle):
+def test_scores_weight_severities_overall_over_all_checks(bundle):
     reg = _registry(
         AAAA001="pass", AAAM002="fail", BBBN001="pass", BBBM002="pass", CCCI001="fail", DDDM001="needs-baseline"
     )
@@ -189,7 +189,9 @@ def test_scores_weight_severities_and_take_the_minimum_category(bundle):
     assert cats["bbb"] == 1.0
     assert "ccc" not in cats  # info has no weight
     assert "ddd" not in cats  # skipped: not evaluated
-    assert sc.scores["overall"] == cats["aaa"]
+    # overall = passed weight / evaluated weight over all checks: (10 + 2.5 + 5) / (15 + 2.5 + 5)
+    assert sc.scores["overall"] == pytest.approx(17.5 / 22.5, abs=1e-4)
+    assert sc.scores["lowest_category"] == "aaa"
 
 
 def test_severity_override_from_the_manifest(bundle):

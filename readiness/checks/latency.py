@@ -54,6 +54,13 @@ def _describe(times_ns: np.ndarray, keys: list[str], confidence: float) -> dict[
     return row
 
 
+def _rows_note(measured: dict[str, Any], r: Any) -> str:
+    """How many distinct request rows the timed calls were drawn from, e.g. 'timed on 200 of 200 request rows'."""
+    counts = [row.get("distinct_rows", 0) for row in measured.values() if isinstance(row, dict)]
+    total = next(iter(r.timers.values())).rows.n if r.timers else 0
+    return f"timed on up to {max(counts, default=0)} distinct of {total} request rows"
+
+
 def look_schedule(required: int, looks: int, first: int = 30, floor: int = 0) -> list[int]:
     """Sample counts at which LAT001 looks, planned before sampling: an early small look (enough
     to fail a clearly slow model), then at least the count an upper bound needs (and at least
@@ -87,7 +94,9 @@ def latency_percentiles(ctx: Any) -> Result:
     """Latency percentiles at each batch size meet the SLO, judged on order-statistic confidence bounds.
 
     For each batch size and each percentile in `slo.latency`, every call is timed on
-    its own (after a separate warm-up) and a distribution-free binomial confidence
+    its own (after a separate warm-up), each on the next batch of request rows drawn
+    from the whole reference data (seeded order, reshuffled per pass; `measured` says
+    how many distinct rows were timed) and a distribution-free binomial confidence
     interval is put on the percentile. The check passes when the upper bound is within
     the budget and fails when the lower bound exceeds it; otherwise it samples more,
     looking again at pre-planned sample counts, up to `latency_time_cap_s` per batch
@@ -115,6 +124,7 @@ def latency_percentiles(ctx: Any) -> Result:
         "warmup": {},
         "looks": {},
         "raw_times": {},
+        "request_rows": {},  # per batch size: distinct request rows timed, of how many
     }
 
     if not budgets:
@@ -125,11 +135,13 @@ def latency_percentiles(ctx: Any) -> Result:
             t = r.timer(b)
             floor = int(min(max_samples, min_time_s * 1e9 / max(t.per_call_ns, 1.0)))
             t.sample_until(max(need, floor), time.perf_counter_ns() + int(cap_s * 1e9))
-            measured[f"batch_{b}"] = _describe(t.array, keys, confidence)
+            measured[f"batch_{b}"] = {**_describe(t.array, keys, confidence), "distinct_rows": t.rows.distinct_rows}
             evidence["warmup"][f"batch_{b}"] = t.warmup
+            evidence["request_rows"][f"batch_{b}"] = t.rows.describe()
             evidence["raw_times"][f"batch_{b}"] = timing.encode_times(t.array)
         return skipped(
-            "no latency budget in the serving config (slo.latency); percentiles measured and reported only",
+            "no latency budget in the serving config (slo.latency); percentiles measured and reported only"
+            f" ({_rows_note(measured, r)})",
             measured,
             evidence,
         )
@@ -162,6 +174,8 @@ def latency_percentiles(ctx: Any) -> Result:
                 break
         row = _describe(t.array, keys, per_look)
         row["budget"] = dict(budget)
+        row["distinct_rows"] = t.rows.distinct_rows
+        evidence["request_rows"][name] = t.rows.describe()
         measured[name] = row
         evidence["looks"][name] = {"looks": looks, "decisions": decisions, "decided_at_samples": decided_at}
         evidence["warmup"][name] = t.warmup
@@ -172,7 +186,7 @@ def latency_percentiles(ctx: Any) -> Result:
                 f"batch {b} {k[:-3]} {row[k]} ms [{row[f'{k}_lower']}, {row[f'{k}_upper']}] vs {budget[k]} ms: "
                 + {"pass": "within", "fail": "over", "undecided": "undecided"}[d]
             )
-    summary = "; ".join(lines)
+    summary = "; ".join(lines) + f" ({_rows_note(measured, r)})"
     if any(d == "fail" for d in verdicts.values()):
         over = [k for k, d in verdicts.items() if d == "fail"]
         return failed(f"latency over budget with confidence at {', '.join(over)}: {summary}", measured, evidence)
@@ -436,7 +450,7 @@ def regression(ctx: Any) -> Result:
             order.append("cb" if first_is_candidate else "bc")
             for who in order[-1]:
                 timer = tc if who == "c" else tb
-                times = timing._timed_calls(timer.session, timer.batches, per_block, None)
+                times = timing._timed_calls(timer.session, timer.rows, per_block, None)
                 (c_times if who == "c" else b_times)[i] = times
         stat = _paired_ratios(c_times, b_times, confidence)
         row = {"blocks": n_blocks, "calls_per_block": per_block, **stat}

@@ -7,13 +7,17 @@ from typing import Any
 from .. import metrics
 from ..bundle import sha256_file
 from ..context import Context
+from ..errors import SkipCheck
+from ..placeholders import is_placeholder, model_only
 from ..registry import Result, check, failed, passed
 
 CARD_FIELDS = ("owner", "intended_use", "limitations")
+ALL_METRICS = frozenset(name for names in metrics.TASK_METRICS.values() for name in names)
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    """Absent, empty, or a template placeholder ("...", "TODO", "TBD"): counts as missing."""
+    return is_placeholder(value)
 
 
 @check(
@@ -29,8 +33,12 @@ def ops001(ctx: Context) -> Result:
     """The manifest's model card (`[card]`) names an owner, the intended use and the limitations.
 
     A reader deciding whether the model may be used for something needs to know who
-    answers for it, what it is for and where it is known not to work.
+    answers for it, what it is for and where it is known not to work. Placeholders
+    (`"..."`, `"TODO"`, `"TBD"`, empty strings) count as missing. A model-only run has no
+    manifest to hold a card: the check is skipped there.
     """
+    if model_only(ctx):
+        raise SkipCheck("model-only run: no manifest, so no [card] (owner, intended_use, limitations) to judge")
     card = ctx.manifest.card
     missing = [name for name in CARD_FIELDS if _blank(getattr(card, name, None))]
     present = {name: getattr(card, name) for name in CARD_FIELDS if name not in missing}
@@ -64,8 +72,13 @@ def ops002(ctx: Context) -> Result:
 
     `[monitoring].drift` maps feature names to a drift threshold (PSI or similar);
     `default` covers the features not named. A feature name that the model does not
-    read is reported (a typo would leave the real feature unwatched).
+    read is reported (a typo would leave the real feature unwatched). Placeholders count as
+    missing, and an `alert_metric` that is a metric of another task (roc_auc on a regression
+    model) is a finding; a name readiness does not know (a business metric) is accepted. A
+    model-only run has no manifest to declare monitoring in: the check is skipped there.
     """
+    if model_only(ctx):
+        raise SkipCheck("model-only run: no manifest, so no [monitoring] (owner, alert_metric, drift) to judge")
     mon = ctx.manifest.monitoring
     problems: list[str] = []
     if _blank(mon.owner):
@@ -96,6 +109,12 @@ def ops002(ctx: Context) -> Result:
     if unknown:
         problems.append(f"drift thresholds name column(s) the model does not read: {unknown[:5]}")
     task_metrics = metrics.TASK_METRICS.get(ctx.task or "", ()) if features is not None else ()
+    alert = (mon.alert_metric or "").strip()
+    if task_metrics and not _blank(alert) and alert in ALL_METRICS and alert not in task_metrics:
+        problems.append(
+            f"[monitoring].alert_metric {alert!r} is not a metric of a {ctx.task.replace('_', ' ')} model "
+            f"(use one of {', '.join(task_metrics)})"
+        )
     measured = {
         "drift_thresholds": len(drift),
         "features": None if features is None else len(features),

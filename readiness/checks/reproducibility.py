@@ -20,6 +20,7 @@ from .. import metrics
 from ..bundle import sha256_file
 from ..context import Context
 from ..errors import SkipCheck
+from ..placeholders import is_placeholder, model_only
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
 from ..runtime import Predictions
 from ..sources import SKOPS_ALLOWED_TYPES
@@ -939,7 +940,8 @@ def lineage_recorded(ctx: Context) -> Result:
     `environment` is a lock file's path (it must exist in the bundle) or a free-text
     description (anything with a space in it). `data_fingerprint` is verified when it is
     `sha256:<hex>` and `[lineage].training_data` names a file; a fingerprint equal to
-    the reference data file's hash is reported as such.
+    the reference data file's hash is reported as such. Placeholders (`"..."`, `"TODO"`,
+    `"TBD"`, `"sha256:..."`, empty strings) count as missing; a model-only run skips.
     """
     lineage = ctx.manifest.lineage
     root = ctx.bundle.root
@@ -947,17 +949,20 @@ def lineage_recorded(ctx: Context) -> Result:
     evidence: dict[str, Any] = {}
     problems: list[str] = []
     notes: list[str] = []
+    if model_only(ctx):
+        raise SkipCheck(
+            "model-only run: no manifest, so no [lineage] (code_version, data_fingerprint, seed, environment) to judge"
+        )
     missing = [
         key
         for key in ("code_version", "data_fingerprint", "seed", "environment")
-        if getattr(lineage, key) is None
-        or (isinstance(getattr(lineage, key), str) and not getattr(lineage, key).strip())
+        if is_placeholder(getattr(lineage, key))
     ]
     if missing:
         problems.append(f"[lineage] lacks {', '.join(missing)}")
     measured["recorded"] = [k for k in ("code_version", "data_fingerprint", "seed", "environment") if k not in missing]
 
-    env = lineage.environment
+    env = None if is_placeholder(lineage.environment) else lineage.environment
     if env and _is_path(env.strip()):
         path = root / env.strip()
         if path.is_file():
@@ -967,7 +972,7 @@ def lineage_recorded(ctx: Context) -> Result:
     elif env:
         notes.append("environment is a free-text description, not a lock file")
 
-    fingerprint = (lineage.data_fingerprint or "").strip()
+    fingerprint = "" if is_placeholder(lineage.data_fingerprint) else lineage.data_fingerprint.strip()
     match = _SHA256.match(fingerprint)
     if fingerprint.lower().startswith("sha256:") and not match:
         problems.append(f"[lineage].data_fingerprint {fingerprint!r} is not 'sha256:' followed by 64 hex digits")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from readiness import runtime as rt
 from readiness.config import InputSpec
 from readiness.context import Context
 from readiness.errors import SkipCheck
@@ -100,11 +101,19 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
     does not load. When `batching.max_batch_size > 1` the batch axis (axis 0) must be
     dynamic in both the model and the serving config. Every serving output must be
     a graph output.
+
+    Static output dims: when the inputs match and the model loads, a batch of request
+    rows (up to 8, at most max_batch_size) is scored and every output dim the graph
+    declares static is compared with the shape the model returns (a converter that
+    declares a label output `[1]` and returns `[N]` contradicts its own graph). Such
+    a contradiction is a `minor` finding, unless the serving config relies on the
+    declared dim: a Triton config.pbtxt that states that output's dims (Triton checks
+    responses against them) makes it a finding of the check's own severity.
     """
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot read the graph's inputs: {exc.reason} (see ART001)")
+        return errored(f"cannot read the graph's inputs: {exc.reason} (see ART001)", caused_by=["ART001"])
     initializers = {t.name for t in proto.graph.initializer}
     graph_in = _signature(proto.graph.input, initializers)
     graph_out = _signature(proto.graph.output)
@@ -128,9 +137,83 @@ def serving_inputs_match_graph(ctx: Context) -> Result:
         "serving_inputs": {s.name: f"{s.dtype} {s.shape}" for s in serving.inputs},
         "max_batch_size": max_batch,
     }
+    evidence: dict[str, Any] = {}
+    drift: list[str] = []
+    relied = False
+    if not problems:
+        drift, relied, evidence = _output_dim_drift(ctx, graph_out)
+        measured["output_dims_contradicted"] = len(drift)
     if problems:
         return failed("; ".join(problems), measured, {"problems": problems})
+    if drift:
+        why = (
+            "the serving config states these dims"
+            if relied
+            else "minor: the serving config does not rely on the declared dims"
+        )
+        return Result(
+            "fail",
+            f"the model contradicts its graph's declared output shape ({why}): " + "; ".join(drift),
+            measured,
+            {**evidence, "problems": drift},
+            severity=None if relied else "minor",
+        )
     return passed(f"{len(graph_in)} input(s) match: {', '.join(measured['graph_inputs'].values())}", measured)
+
+
+def _output_dim_drift(ctx: Context, graph_out: dict[str, Any]) -> tuple[list[str], bool, dict[str, Any]]:
+    """(findings, whether the serving config relies on a contradicted dim, evidence) for static output dims."""
+    declared = {n: g["dims"] for n, g in graph_out.items() if g["dtype"] is not None and g["dims"] and any(g["dims"])}
+    if not declared:
+        return [], False, {}
+    try:
+        frame = ctx.sample_frame
+        rows = min(len(frame), 8, ctx.max_batch_size) if ctx.max_batch_size > 1 else 1
+        raw = rt.run(ctx.session, rt.to_feeds(frame.iloc[:rows], ctx.inputs), list(declared))
+    except Exception as exc:  # noqa: BLE001 - the model does not load or score: other checks say why
+        return [], False, {"output_dims": f"not compared at run time: {type(exc).__name__}"}
+    stated = _serving_output_dims(ctx)
+    findings: list[str] = []
+    relied = False
+    returned: dict[str, list[int]] = {}
+    for name, dims in declared.items():
+        value = raw.get(name)
+        if not isinstance(value, np.ndarray):
+            continue
+        shape = [int(d) for d in value.shape]
+        returned[name] = shape
+        if len(shape) != len(dims):
+            findings.append(f"output {name!r} is declared {_show_dims(dims)} but has shape {shape} for {rows} row(s)")
+            relied = relied or name in stated
+            continue
+        for axis, (want, got) in enumerate(zip(dims, shape, strict=True)):
+            if want is not None and want != got:
+                findings.append(
+                    f"output {name!r} axis {axis} is declared {want} but is {got} for {rows} row(s) "
+                    f"(declared {_show_dims(dims)}, returned {shape})"
+                )
+                relied = relied or _states_dim(stated.get(name), axis, want)
+    return (
+        findings,
+        relied,
+        {
+            "declared_output_dims": {n: _show_dims(d) for n, d in declared.items()},
+            "returned_output_shapes": returned,
+            "rows_scored": rows,
+        },
+    )
+
+
+def _serving_output_dims(ctx: Context) -> dict[str, list[int]]:
+    """Output dims the serving config itself states (a Triton config.pbtxt does; serving.yaml does not)."""
+    details = getattr(ctx.bundle, "details", None) or {}
+    triton = details.get("triton") or {}
+    return {str(k): list(v) for k, v in (triton.get("output_dims") or {}).items()}
+
+
+def _states_dim(stated: list[int] | None, axis: int, value: int) -> bool:
+    """Whether a serving config's full output shape (batch axis first, -1 when dynamic) fixes `axis` at `value`."""
+    return stated is not None and axis < len(stated) and stated[axis] == value
 
 
 # --------------------------------------------------------------------------- schema columns
@@ -433,7 +516,10 @@ def outputs_honour_kind(ctx: Context) -> Result:
     except SkipCheck:
         raise
     except Exception as exc:  # noqa: BLE001 - onnxruntime refuses feeds that break the contract
-        return errored(f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)")
+        return errored(
+            f"the model could not score {source} rows as the serving config feeds them: {exc} (see SCH001)",
+            caused_by=["SCH001", "SCH002"],
+        )
     problems: list[str] = []
     stats: dict[str, Any] = {}
     for spec in ctx.outputs:

@@ -35,7 +35,7 @@ def external_data_inside_bundle(ctx: Context) -> Result:
     try:
         proto = model_proto(ctx)
     except ModelUnreadable as exc:
-        return errored(f"cannot scan for external data: {exc.reason} (see ART001)")
+        return errored(f"cannot scan for external data: {exc.reason} (see ART001)", caused_by=["ART001"])
     refs = external_data_locations(proto)
     bad = unsafe_external_data(proto, ctx.bundle.model_path.parent)
     measured = {"external_tensors": len(refs), "unsafe": len(bad)}
@@ -164,7 +164,7 @@ def no_custom_ops(ctx: Context) -> Result:
             return failed(
                 f"the serving config loads native library(ies) {', '.join(libraries)}", {"libraries": libraries}
             )
-        return errored(f"cannot read the model's operator domains: {exc.reason} (see ART001)")
+        return errored(f"cannot read the model's operator domains: {exc.reason} (see ART001)", caused_by=["ART001"])
     domains = facts.custom_domains
     ops = {d: facts.node_domains.get(d, []) for d in domains}
     measured = {"custom_domains": domains, "libraries": libraries}

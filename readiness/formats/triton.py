@@ -233,11 +233,12 @@ def _read(path: Path) -> TritonConfig:
             )
         )
     outputs = []
+    output_dims: dict[str, list[int]] = {}  # full shapes, batch axis first (-1) when batched; SCH001 reads them
     for tensor in message.output:
         if not tensor.name:
             raise BundleError(path, "output", "an output has no name", "give every output the graph output's name")
         dtype = _dtype(path, text, "output", tensor, enum)
-        _shape(path, text, "output", tensor, batched)
+        output_dims[tensor.name] = _shape(path, text, "output", tensor, batched)
         outputs.append(
             OutputSpec(
                 name=tensor.name,
@@ -278,6 +279,7 @@ def _read(path: Path) -> TritonConfig:
             "parameters": params,
             "optimization": _as_dict(message.optimization) if message.HasField("optimization") else None,
             "default_model_filename": message.default_model_filename or None,
+            "output_dims": output_dims,
         }
     }
     if not message.platform and not message.backend:

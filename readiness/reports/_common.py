@@ -93,6 +93,33 @@ def pct(value: Any) -> str:
     return f"{value:.0%}" if is_number(value) else "n/a"
 
 
+def lowest_category(scorecard: Scorecard) -> str | None:
+    """The category with the lowest score (`scores.lowest_category`, or worked out for older scorecards)."""
+    categories = {k: v for k, v in (scorecard.scores.get("categories") or {}).items() if is_number(v)}
+    name = scorecard.scores.get("lowest_category")
+    if name in categories:
+        return str(name)
+    return min(categories, key=lambda cat: (categories[cat], cat)) if categories else None
+
+
+def score_line(scorecard: Scorecard) -> str:
+    """The overall readiness with the lowest category beside it, e.g. 'readiness 86% (lowest: operational 0%)'."""
+    text = f"readiness {pct(scorecard.scores.get('overall'))}"
+    low = lowest_category(scorecard)
+    if low is not None:
+        text += f" (lowest: {low} {pct(scorecard.scores['categories'][low])})"
+    return text
+
+
+def consequences_of(scorecard: Scorecard) -> dict[str, str]:
+    """check id -> the root cause it is folded under (the inverse of `gate.causes`)."""
+    out: dict[str, str] = {}
+    for root, ids in (scorecard.gate.get("causes") or {}).items():
+        for sid in ids:
+            out[str(sid)] = str(root)
+    return out
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

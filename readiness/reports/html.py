@@ -24,10 +24,12 @@ from ._common import (
     WAIVER_SOON_DAYS,
     by_category,
     category_key,
+    consequences_of,
     counts_line,
     flatten,
     fmt,
     is_number,
+    lowest_category,
     mlts_band,
     model_label,
     normalized,
@@ -86,7 +88,7 @@ def _view(card: Scorecard) -> dict[str, Any]:
         "verdict_icon": STATUS_ICON["pass"] if card.released else STATUS_ICON["fail"],
         "released": card.released,
         "fail_on": card.gate.get("fail_on", "major"),
-        "reasons_short": [_clip(str(r), REASON_CHARS) for r in card.gate.get("reasons", [])[:BANNER_REASONS]],
+        "reasons_short": [_banner_reason(card, str(r)) for r in card.gate.get("reasons", [])[:BANNER_REASONS]],
         "reasons_more": max(len(card.gate.get("reasons", [])) - BANNER_REASONS, 0),
         "model_label": model_label(card),
         "task": card.model.get("task"),
@@ -95,6 +97,7 @@ def _view(card: Scorecard) -> dict[str, Any]:
         "description": card.model.get("description"),
         "counts": counts_line(card) or "no checks ran",
         "overall": pct(card.scores.get("overall")),
+        "lowest": _lowest(card),
         "categories": [
             {
                 "name": name,
@@ -138,10 +141,27 @@ def _check(card: Scorecard, c: CheckRecord, *, charts: bool = True) -> dict[str,
         "evidence": evidence,
         "charts": [Markup(svg) for svg in _svg.charts_for(c.id, c.category, c.measured, c.evidence)] if charts else [],
         "waiver": waiver,
+        "cause": consequences_of(card).get(c.id),
+        "consequences": list((card.gate.get("causes") or {}).get(c.id, [])),
         "mlts": ", ".join(c.mlts),
         "duration": f"{c.duration_s:.2f} s" if is_number(c.duration_s) else "",
         "failing": c.status in FAILING,
     }
+
+
+def _banner_reason(card: Scorecard, reason: str) -> str:
+    """A gate reason for the banner: clipped, but keeping how many checks it made impossible to run."""
+    sid = reason.split(" ", 1)[0]
+    folded = (card.gate.get("causes") or {}).get(sid)
+    if not folded:
+        return _clip(reason, REASON_CHARS)
+    head = reason.split("; because of it ", 1)[0]
+    return _clip(head, REASON_CHARS) + f" (and {len(folded)} check(s) could not run because of it)"
+
+
+def _lowest(card: Scorecard) -> str:
+    low = lowest_category(card)
+    return f"lowest: {low} {pct(card.scores['categories'][low])}" if low else ""
 
 
 def _clip(text: str, limit: int) -> str:

@@ -15,6 +15,7 @@ from ._common import (
     STATUS_WORD,
     WAIVER_SOON_DAYS,
     by_category,
+    consequences_of,
     counts_line,
     fmt,
     is_number,
@@ -22,6 +23,7 @@ from ._common import (
     model_label,
     normalized,
     pct,
+    score_line,
     short_sha,
     verdict,
     waiver_days_left,
@@ -49,7 +51,7 @@ def render(scorecard: Scorecard) -> str:
     lines = [
         f"## {'✅' if card.released else '❌'} {word}: {cell(model_label(card))}",
         "",
-        f"**Readiness {pct(card.scores.get('overall'))}** (lowest category) · {card.gate.get('fail_on', 'major')} "
+        f"**{score_line(card).capitalize()}** · {card.gate.get('fail_on', 'major')} "
         f"and above block · {counts_line(card) or 'no checks ran'} · model `{short_sha(card)}`",
         "",
     ]
@@ -74,11 +76,13 @@ def render(scorecard: Scorecard) -> str:
         if len(reasons) > MAX_REASONS:
             lines.append(f"- … and {len(reasons) - MAX_REASONS} more (in the table below)")
         lines.append("")
+    folded = consequences_of(card)
     rows = [c for c in card.checks if c.status in (*FAILING, "waived")]
     blocking = set(card.gate.get("blocking", []))
     rows.sort(
         key=lambda c: (
             c.id not in blocking,
+            c.id in folded,
             c.status == "waived",
             SEVERITY_ORDER.index(c.severity) if c.severity in SEVERITY_ORDER else 9,
         )
@@ -99,6 +103,10 @@ def render(scorecard: Scorecard) -> str:
             else:
                 extra = c.remediation
             block = " **blocks**" if c.id in blocking else ""
+            if c.id in folded:
+                block = f" (because {cell(folded[c.id])} did not pass)"
+            if c.id in card.gate.get("causes", {}):
+                block += f" · {len(card.gate['causes'][c.id])} check(s) could not run because of it"
             lines.append(
                 f"| **{cell(c.id)}** {cell(c.title, 60)} | {MARK.get(c.status, '')} {STATUS_WORD.get(c.status, c.status)}{block}"
                 f" | {cell(c.severity)} | {cell(c.message)} | {cell(extra)} |"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..scorecard import Scorecard
-from ._common import STATUS_WORD
+from ..scorecard import CheckRecord, Scorecard
+from ._common import STATUS_WORD, consequences_of, score_line
 
 STATUS_STYLE = {
     "pass": "green",
@@ -27,8 +27,7 @@ def verdict_line(scorecard: Scorecard) -> str:
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("pass", "fail", "error", "inconclusive", "waived", "skip") if counts.get(s)
     )
-    overall = scorecard.scores.get("overall")
-    score = f"readiness {overall:.0%}" if isinstance(overall, (int, float)) else "readiness n/a"
+    score = score_line(scorecard)
     verdict = "RELEASED" if scorecard.released else "BLOCKED"
     return f"{verdict}: {name} ({summary}; {score})"
 
@@ -44,13 +43,20 @@ def mlts_line(scorecard: Scorecard) -> str | None:
 
 def plain(scorecard: Scorecard, out: TextIO, *, quiet: bool = False) -> None:
     if not quiet:
+        folded = consequences_of(scorecard)
         for c in scorecard.checks:
-            out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {c.message}\n")
+            out.write(f"{c.id:<8} {STATUS_WORD[c.status]:<12} {c.severity:<7} {c.title}: {_message(c, folded)}\n")
     out.write(verdict_line(scorecard) + "\n")
     if not quiet and (line := mlts_line(scorecard)):
         out.write(line + "\n")
     for line in _notes(scorecard):
         out.write(f"  - {line}\n")
+
+
+def _message(check: CheckRecord, folded: dict[str, str]) -> str:
+    """A check's message; one that could not run because of another check says so first."""
+    root = folded.get(check.id)
+    return f"(because {root} did not pass) {check.message}" if root else check.message
 
 
 def _notes(scorecard: Scorecard) -> list[str]:
@@ -73,13 +79,14 @@ def rich_table(scorecard: Scorecard, console: object) -> None:
     table = Table(title="readiness scorecard", show_lines=False)
     for col in ("id", "status", "severity", "check", "message"):
         table.add_column(col, overflow="fold")
+    folded = consequences_of(scorecard)
     for c in scorecard.checks:
         table.add_row(
             c.id,
             Text(STATUS_WORD[c.status], style=STATUS_STYLE[c.status]),
             c.severity,
             c.title,
-            c.message,
+            _message(c, folded),
         )
     console.print(table)  # type: ignore[attr-defined]
     style = "bold green" if scorecard.released else "bold red"
