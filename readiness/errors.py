@@ -74,6 +74,15 @@ class Outcome(Exception):  # noqa: N818 - an outcome, not only an error
     def message(self) -> str:
         return str(self)
 
+    explained_by: tuple[str, ...] = ()  # checks whose failure explains this one, beyond `see`
+
+    def caused_by(self) -> list[str]:
+        """The checks whose failure explains this outcome (the gate folds consequences under them)."""
+        if self.status != "error":
+            return []
+        named = [part for part in (self.see or "").split("/") if part]
+        return list(dict.fromkeys([*named, *self.explained_by]))
+
     def describe(self) -> str:
         """The result message: prefix, message and the explaining check (when not already named)."""
         text = f"{self.prefix}{self.message}"
@@ -103,6 +112,7 @@ class ModelLoadError(Outcome):
     """The ONNX model could not be loaded into an inference session."""
 
     see = "ART001"
+    explained_by = ("ART002", "SEC003")
     prefix = "cannot run: "
 
 

@@ -75,9 +75,8 @@ def _absent(ctx: Context, requires: Iterable[str]) -> Result | None:
 
 
 def outcome(exc: Outcome) -> Result:
-    """The result an Outcome exception stands for; an error names the checks that explain it (its `see`)."""
-    causes = [part.strip() for part in (exc.see or "").split("/") if part.strip()] if exc.status == "error" else []
-    return Result(exc.status, exc.describe(), caused_by=causes)
+    """The result an Outcome exception stands for."""
+    return Result(exc.status, exc.describe(), caused_by=exc.caused_by())
 
 
 def _call(spec: CheckSpec, ctx: Context) -> Result:
