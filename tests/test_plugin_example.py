@@ -119,3 +119,21 @@ def test_a_broken_plugin_is_named_and_exits_3_without_traceback(tmp_path):
     assert proc.returncode == 3
     assert "plugin 'broken' (broken_checks)" in proc.stderr and "needs torch" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_the_example_plugin_uses_only_the_public_api():
+    import ast
+
+    import readiness
+
+    public = {"readiness": set(readiness.__all__), "readiness.testing": None}
+    sources = sorted((ROOT / "examples" / "plugin").rglob("*.py"))
+    assert sources
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("readiness"):
+                assert node.module in public, f"{path.name} imports {node.module}"
+                allowed = public[node.module]
+                assert allowed is None or {a.name for a in node.names} <= allowed, path.name
+            elif isinstance(node, ast.Import):
+                assert all(not a.name.startswith("readiness.") for a in node.names), path.name

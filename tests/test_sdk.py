@@ -168,3 +168,13 @@ def test_raw_times_round_trip_exactly_and_refuse_corrupt_or_oversized_data():
         decode_times(raw, max_count=3)
     assert decode_times_ms({**raw, "data": "%%%"}) is None
     assert decode_times_ms({**raw, "encoding": "csv"}) is None
+
+
+def test_the_json_schema_speaks_the_vocabulary():
+    from pathlib import Path
+
+    from readiness.vocabulary import SEVERITIES, STATUSES
+
+    schema = json.loads((Path(readiness.__file__).parent / "schemas" / "scorecard.schema.json").read_text())
+    text = json.dumps(schema)
+    assert json.dumps(list(STATUSES)) in text and json.dumps(list(SEVERITIES)) in text

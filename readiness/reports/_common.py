@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..scorecard import CheckRecord, Scorecard
-from ..vocabulary import SEVERITIES
+from ..vocabulary import BLOCKING_STATUSES, SEVERITIES
 from ..vocabulary import mlts_band as band_of
 
 STATUS_WORD = {
@@ -34,7 +34,7 @@ STATUS_ICON = {
     "waived": "\u2298",  # circled division slash
 }
 STATUS_ORDER = ("fail", "error", "inconclusive", "waived", "pass", "skip")
-FAILING = ("fail", "error", "inconclusive")
+FAILING = BLOCKING_STATUSES
 SEVERITY_ORDER = SEVERITIES
 CATEGORY_ORDER = (
     "artifact",
