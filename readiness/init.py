@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 from .errors import BundleError
-from .outputs import CLASSIFICATION_KINDS, propose_kinds
+from .outputs import CLASSIFICATION_KINDS
 from .text import clean
 
 MARGIN = 0.1  # bounds are widened by this share of the observed range on each side
@@ -152,6 +152,38 @@ def _yaml_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _propose_kinds(
+    model_path: Any, inputs: list[Any], outputs: list[Any], task: str | None, frame: Any = None
+) -> tuple[list[Any], dict[str, str]]:
+    """`outputs` (OutputSpecs guessed from the graph) with kinds re-read for the task by `propose_kind`,
+    and why each kind was chosen. The values come from running the model on up to 64 sample rows;
+    when that is not possible the names alone decide."""
+    from . import runtime as rt
+    from .outputs import CLASSIFICATION_TASKS, propose_kind
+
+    reasons = {o.name: "guessed from the output's name and type" for o in outputs}
+    candidates = [o.name for o in outputs if task in CLASSIFICATION_TASKS and o.kind in ("regression", "score")]
+    if not candidates:
+        return list(outputs), reasons
+    raw: dict[str, Any] = {}
+    if frame is not None and len(frame):
+        try:
+            session = rt.create_session(model_path)
+            raw = rt.run(session, rt.to_feeds(frame.head(64), inputs), candidates)
+        except Exception:  # noqa: BLE001 - a model that cannot score the sample is judged by the checks, not here
+            raw = {}
+    proposed = []
+    for spec in outputs:
+        if spec.name in candidates:
+            value = raw.get(spec.name)
+            kind, reasons[spec.name] = propose_kind(
+                spec.name, spec.kind, task=task, sample=value if hasattr(value, "dtype") else None
+            )
+            spec = spec.model_copy(update={"kind": kind})
+        proposed.append(spec)
+    return proposed, reasons
+
+
 def serving_text(
     model_path: Path,
     columns: list[str] | None,
@@ -173,7 +205,7 @@ def serving_text(
         )
     inputs, outputs = contract
     inputs = [assign_features(s, inputs, columns) for s in inputs]
-    outputs, kind_why = propose_kinds(model_path, inputs, outputs, task, frame)
+    outputs, kind_why = _propose_kinds(model_path, inputs, outputs, task, frame)
     proto = load_proto(model_path)
     declared = {vi.name: vi for vi in graph_inputs(proto)} if proto is not None else {}
     review: list[str] = []

@@ -223,34 +223,3 @@ def propose_kind(
             return "probabilities", "a float output in [0, 1] on a binary task: the positive class's probability"
         return "logits", "a float output on a classification task whose values are not probabilities on the sample"
     return "logits", "a float output on a classification task"
-
-
-def propose_kinds(
-    model_path: Any, inputs: Sequence[Any], outputs: Sequence[Any], task: str | None, frame: Any = None
-) -> tuple[list[Any], dict[str, str]]:
-    """`outputs` (OutputSpecs guessed from the graph) with kinds re-read for the task by `propose_kind`,
-    and why each kind was chosen. The values come from running the model on up to 64 sample rows;
-    when that is not possible the names alone decide."""
-    from . import runtime as rt
-
-    reasons = {o.name: "guessed from the output's name and type" for o in outputs}
-    candidates = [o.name for o in outputs if task in CLASSIFICATION_TASKS and o.kind in ("regression", "score")]
-    if not candidates:
-        return list(outputs), reasons
-    raw: dict[str, Any] = {}
-    if frame is not None and len(frame):
-        try:
-            session = rt.create_session(model_path)
-            raw = rt.run(session, rt.to_feeds(frame.head(64), inputs), candidates)
-        except Exception:  # noqa: BLE001 - a model that cannot score the sample is judged by the checks, not here
-            raw = {}
-    proposed = []
-    for spec in outputs:
-        if spec.name in candidates:
-            value = raw.get(spec.name)
-            kind, reasons[spec.name] = propose_kind(
-                spec.name, spec.kind, task=task, sample=None if value is None else np.asarray(value)
-            )
-            spec = spec.model_copy(update={"kind": kind})
-        proposed.append(spec)
-    return proposed, reasons

@@ -295,10 +295,10 @@ def test_quality_checks_fail_with_the_share_of_nan_rows(tmp_path):
     frame.loc[:9, "f1"] = 0.0  # 10 of 200 rows make the model output NaN
     frame["group"] = np.where(np.arange(len(frame)) % 2, "a", "b")  # a slice column for ROB005
     bundle = write_bundle(tmp_path / "b", with_nan_at_zero(prob_model(), 1), reference=frame)
-    write_bundle(tmp_path / "base", reference=frame)  # the baseline QLT002 compares with
+    write_bundle(bundle / "base", reference=frame)  # the baseline QLT002 compares with
 
     def edit(table: dict) -> None:
-        table["baseline"] = {"manifest": "../base/readiness.toml"}
+        table["baseline"] = {"manifest": "base/readiness.toml"}
         table["data"]["slices"] = ["group"]
         table["lineage"] = {"training_metrics": {"roc_auc": 0.97}}
 
