@@ -18,13 +18,6 @@ PENDING = {
     # output kind `logits` (softmax probabilities, argmax labels) is being added to the engine
     "logits": None if LOGITS_SUPPORTED else "output kind `logits` is not supported yet",
 }
-PENDING_RELEASE = {
-    # RPR003's split-threshold probes (rows placed on the booster's float64 thresholds) find rows on which
-    # onnxmltools' float32 thresholds send LightGBM down the other branch; whether that blocks is RPR003's call
-    "lightgbm": "RPR003 split-threshold probes disagree with onnxmltools' float32 thresholds",
-}
-
-
 def _param(name: str) -> object:
     reason = PENDING.get(name)
     return pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=True) if reason else ())
@@ -41,8 +34,6 @@ def zoo_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 @pytest.mark.slow
 def test_zoo_model_is_released_unedited(zoo_card, request: pytest.FixtureRequest) -> None:
     name, bundle, card = zoo_card
-    if PENDING_RELEASE.get(name):
-        request.applymarker(pytest.mark.xfail(reason=PENDING_RELEASE[name], strict=True))
     problems = {
         c.id: f"{c.status}: {c.message[:200]}" for c in card.checks if c.status in ("fail", "error", "inconclusive")
     }
