@@ -18,6 +18,8 @@ PENDING = {
     # output kind `logits` (softmax probabilities, argmax labels) is being added to the engine
     "logits": None if LOGITS_SUPPORTED else "output kind `logits` is not supported yet",
 }
+
+
 def _param(name: str) -> object:
     reason = PENDING.get(name)
     return pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=True) if reason else ())
