@@ -199,6 +199,32 @@ def _lightgbm_splits(booster: Any) -> dict[int, np.ndarray]:
     return {f: np.unique(np.asarray(v, dtype=np.float64)) for f, v in per.items()}
 
 
+def lightgbm_near_rows(source: Any, frame: Any, ulps: float) -> np.ndarray | None:
+    """Rows with a value within `ulps` float32 ulps of a LightGBM split threshold (None: not LightGBM).
+
+    LightGBM compares float64 inputs with float64 thresholds; the ONNX export compares
+    float32 inputs with float32 thresholds, and a request value that is not a float32
+    number is rounded first. Near a threshold the two may take different branches
+    without any conversion defect, as with scikit-learn trees (`near_split_rows`).
+    """
+    if source.kind != "lightgbm":
+        return None
+    X = np.asarray(frame.to_numpy(dtype=np.float64))
+    near = np.zeros(len(X), dtype=bool)
+    for feat, thresholds in _lightgbm_splits(source.model).items():
+        if not 0 <= feat < X.shape[1] or not len(thresholds):
+            continue
+        values = X[:, feat]
+        idx = np.clip(np.searchsorted(thresholds, values), 0, len(thresholds) - 1)
+        lo = thresholds[np.clip(idx - 1, 0, len(thresholds) - 1)]
+        hi = thresholds[idx]
+        closest = np.where(np.abs(values - lo) <= np.abs(values - hi), lo, hi)
+        band = ulps * np.spacing(np.abs(closest).astype(np.float32)).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            near |= np.abs(values - closest) <= band
+    return near
+
+
 def rounded_up_thresholds(source: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
     """Per column, the float32 roundings of the source's float64 split thresholds that round *up*.
 

@@ -546,7 +546,10 @@ def probe_evidence(ctx: Context, atol: float, rtol: float) -> list[dict[str, Any
                 continue
             diff = compare(onnx_pred, src_pred, atol=atol, rtol=rtol)
             bad = diff["bad_mask"]
-            if family.name == "split thresholds":
+            lgb_near = probes.lightgbm_near_rows(source, frame, ulps)
+            if lgb_near is not None:  # LightGBM: float64 thresholds, a band of float32 ulps around each
+                near = lgb_near
+            elif family.name == "split thresholds":
                 near = probes.explained_by_rounding(family, rounded)
             else:
                 near = sm.near_split_rows(source, frame, ulps)
