@@ -196,9 +196,15 @@ def near_split_rows(source: SourceModel, frame: Any, ulps: float) -> np.ndarray 
     X = model_input(model, frame)
     if hasattr(model, "steps") and len(model.steps) > 1:
         X = model[:-1].transform(X)
-    X = np.asarray(X, dtype=np.float64)
+    return rows_near_thresholds(np.asarray(X, dtype=np.float64), splits, ulps)
+
+
+def rows_near_thresholds(X: np.ndarray, splits: dict[int, np.ndarray], ulps: float) -> np.ndarray:
+    """Rows of `X` with a value within `ulps` float32 ulps of the closest split threshold of its feature."""
     near = np.zeros(len(X), dtype=bool)
     for feat, thresholds in splits.items():
+        if not 0 <= feat < X.shape[1] or not len(thresholds):
+            continue
         values = X[:, feat]
         idx = np.clip(np.searchsorted(thresholds, values), 1, len(thresholds) - 1) if len(thresholds) > 1 else None
         if idx is None:
@@ -207,5 +213,6 @@ def near_split_rows(source: SourceModel, frame: Any, ulps: float) -> np.ndarray 
             lo, hi = thresholds[idx - 1], thresholds[idx]
             closest = np.where(np.abs(values - lo) <= np.abs(values - hi), lo, hi)
         band = ulps * np.spacing(np.abs(closest).astype(np.float32)).astype(np.float64)
-        near |= np.abs(values - closest) <= band
+        with np.errstate(invalid="ignore"):
+            near |= np.abs(values - closest) <= band
     return near

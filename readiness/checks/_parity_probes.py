@@ -209,20 +209,10 @@ def lightgbm_near_rows(source: Any, frame: Any, ulps: float) -> np.ndarray | Non
     """
     if source.kind != "lightgbm":
         return None
+    from readiness import source_models as sm
+
     X = np.asarray(frame.to_numpy(dtype=np.float64))
-    near = np.zeros(len(X), dtype=bool)
-    for feat, thresholds in _lightgbm_splits(source.model).items():
-        if not 0 <= feat < X.shape[1] or not len(thresholds):
-            continue
-        values = X[:, feat]
-        idx = np.clip(np.searchsorted(thresholds, values), 0, len(thresholds) - 1)
-        lo = thresholds[np.clip(idx - 1, 0, len(thresholds) - 1)]
-        hi = thresholds[idx]
-        closest = np.where(np.abs(values - lo) <= np.abs(values - hi), lo, hi)
-        band = ulps * np.spacing(np.abs(closest).astype(np.float32)).astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            near |= np.abs(values - closest) <= band
-    return near
+    return sm.rows_near_thresholds(X, _lightgbm_splits(source.model), ulps)
 
 
 def rounded_up_thresholds(source: Any, columns: Sequence[str]) -> dict[str, np.ndarray]:
