@@ -136,6 +136,7 @@ def _comparable(card: dict) -> dict:
         "released": card.get("gate", {}).get("released"),
         "scores": card.get("scores"),
         "checks": {c["id"]: c["status"] for c in card.get("checks", [])},
+        "blocking": card.get("gate", {}).get("blocking", []),
     }
 
 
@@ -244,6 +245,10 @@ def main() -> None:
         f"{count} bundles ({sum(v is True for v in verdicts)} released, {sum(v is False for v in verdicts)} blocked,"
         f" {sum(isinstance(v, str) for v in verdicts)} unusable)"
     )
+    for name, r in single_results.items():
+        state = f"exit {r['exit']}" if "exit" in r else ("released" if r["released"] else "blocked")
+        why = ", ".join(r.get("blocking", [])[:6])
+        print(f"  {name:<40} {state:<9} {why}")
     print(f"  one at a time, summed:  {median(single_sums):7.2f} s")
     print(f"  --jobs {args.jobs} in one command: {median(fleet_walls):7.2f} s")
     verdict = "met" if ratio <= TARGET else "MISSED"
