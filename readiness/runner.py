@@ -7,7 +7,7 @@ terminated, its child processes killed) and becomes `error`. Once the model's in
 overrun, later checks that need the model are `error` at once, citing that first timeout. When the
 whole run's time is up, the remaining checks are `error` without running.
 
-Checks that do no timing run concurrently, `workers` at a time (onnxruntime and numpy release the
+Checks that do no timing run concurrently, `workers` at a time (inference and numpy release the
 GIL; the evidence they share is computed once, see `Context.memo`). Timing-sensitive (`exclusive`)
 checks run afterwards, alone. Both phases hold the machine-wide reader/writer lock
 (`machine_lock`): the untimed phase shared, the timing phase exclusive, so a readiness run never
