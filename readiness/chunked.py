@@ -5,7 +5,7 @@ row is scored chunk by chunk and each chunk only adds to a few counters (`Stats`
 
 - classification: the confusion counts (accuracy, precision, recall, F1, macro F1: exact), the
   sum and sum of squares of the per-row log loss, and for a binary task the scores' histogram per
-  class over 2**20 bins that follow float32 order (ROC AUC and its DeLong variance);
+  class over 2**18 bins that follow float32 order (ROC AUC and its DeLong variance);
 - regression: the sums of the target, the errors and their powers (RMSE, MAE, the target's variance).
 
 Bounds come in closed form where one exists: exact binomial (Clopper-Pearson) for accuracy,
@@ -34,8 +34,8 @@ from .runtime import Predictions
 if TYPE_CHECKING:
     from .context import Context
 
-BINS = 1 << 20  # ROC AUC histogram bins: the top 20 bits of a float32's order key
-_SHIFT = 12
+BINS = 1 << 18  # ROC AUC histogram bins: the top 18 bits of a float32's order key (2 MiB per class)
+_SHIFT = 32 - 18
 
 
 # --------------------------------------------------------------------------- per-chunk statistics

@@ -120,7 +120,7 @@ def test_every_metric_is_within_its_stated_bounds_of_the_exact_full_data_value(b
     for name in METRICS:
         entry = record.measured[name]
         assert entry["ci_lower"] <= exact[name] <= entry["ci_upper"], (name, entry, exact[name])
-        # counts merge exactly; the AUC is binned (pairs sharing one of 2**20 bins count one half)
+        # counts merge exactly; the AUC is binned (pairs sharing one of 2**18 bins count one half)
         assert entry["value"] == pytest.approx(exact[name], abs=1e-4 if name == "roc_auc" else 1e-6), name
     methods = record.evidence["method"]
     assert "histograms" in methods["roc_auc"] and "Clopper-Pearson" in methods["precision"]
