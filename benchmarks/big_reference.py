@@ -64,7 +64,7 @@ def _build(tmp: Path, sizes: list[int], sample_rows: int | None) -> None:
             part = ref.sample(n=n, replace=True, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
             jitter = rng.normal(scale=0.01, size=(n, len(features))) * spread
             part[features] = (part[features].to_numpy() + jitter).clip(low, high)
-            part.to_parquet(out / f"part-{i:04d}.parquet", index=False)
+            part.to_parquet(out / f"part-{i:04d}.parquet", index=False, row_group_size=65_536)
         import tomllib
 
         table = tomllib.loads((bundle / "readiness.toml").read_text())
