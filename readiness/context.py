@@ -239,7 +239,8 @@ class Context:
             return bundle.reference_data
         from .reference import in_memory
 
-        return self.memo("context:reference_data", lambda: in_memory(bundle.reference_path, bundle.reference))
+        path = bundle.reference_path or bundle.root
+        return self.memo("context:reference_data", lambda: in_memory(path, bundle.reference))
 
     @property
     def features(self) -> Any:
