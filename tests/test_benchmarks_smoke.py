@@ -6,6 +6,7 @@ end against the current engine, examples and test builders, and exits 0.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+# smoke-run by their own tests below, which also read what they print
+OWN_TESTS = {"peers.py"}
 
 
 def test_every_benchmark_has_a_smoke_mode() -> None:
@@ -22,10 +25,14 @@ def test_every_benchmark_has_a_smoke_mode() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", BENCHMARKS)
+@pytest.mark.parametrize("name", [name for name in BENCHMARKS if name not in OWN_TESTS])
 def test_benchmark_smoke_run(name: str, tmp_path: Path) -> None:
+    _smoke(name, tmp_path)
+
+
+def _smoke(name: str, tmp_path: Path, *extra: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / name), "--smoke"],
+        [sys.executable, str(ROOT / "benchmarks" / name), "--smoke", *extra],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -36,3 +43,18 @@ def test_benchmark_smoke_run(name: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{name} --smoke exited {proc.returncode}:\n{tail}"
     assert proc.stdout.strip(), f"{name} --smoke printed nothing"
     assert "Traceback" not in proc.stderr, tail
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_peers_smoke_times_both_sides_and_prints_the_ratios(tmp_path: Path) -> None:
+    # no evidently environment there: the smoke run must not install one, and times a stand-in peer
+    out = _smoke("peers.py", tmp_path, "--venv", str(tmp_path / "no-venv"), "--json", str(tmp_path / "peers.json"))
+    assert not (tmp_path / "no-venv").exists()
+    assert "stand-in peer" in out and "ratio" in out
+    figures = json.loads((tmp_path / "peers.json").read_text())
+    assert [t["task"] for t in figures["tasks"]] == ["breast-cancer example", "same model, 2,000 rows"]
+    for task in figures["tasks"]:
+        assert task["ratio_wall"] > 0 and task["ratio_rss"] > 0
+        assert task["readiness"]["rss_mib"] > 50  # a real process tree was measured, not an empty one
+    assert "wall <= 0.5x, RSS <= 300 MiB: " in out and "wall <= 0.4x, RSS <= 400 MiB: " in out
