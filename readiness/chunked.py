@@ -301,9 +301,8 @@ class InMemory(Measure):
         )
 
     def trivial(self, name: str) -> float:
-        from .checks.quality import trivial_predictions
-
-        return metrics.compute(name, self.task, self.y, trivial_predictions(self.task, self.y, self.pred.classes))
+        trivial = metrics.trivial_predictions(self.task, self.y, self.pred.classes)
+        return metrics.compute(name, self.task, self.y, trivial)
 
     def available(self, name: str) -> bool:
         return metrics.available(name, self.pred)

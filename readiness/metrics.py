@@ -388,3 +388,17 @@ def metric_bounds(
         name, task, y_true, pred, rng=rng, n_resamples=n_resamples, confidence=max(2 * confidence - 1, 0.01)
     )
     return lo, hi, f"seeded percentile bootstrap over the rows ({n_resamples} resamples)"
+
+
+def trivial_predictions(task: str, y_true: np.ndarray, classes: list[Any] | None) -> Predictions:
+    """A predictor that ignores its input: the class prior (labels = majority class), or the mean."""
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    if task == "regression":
+        return Predictions(raw={}, values=np.full(n, float(np.mean(y_true.astype(np.float64)))))
+    classes = list(classes) if classes is not None else sorted(set(y_true.tolist()))
+    values = y_true.tolist()
+    prior = np.array([values.count(c) for c in classes], dtype=np.float64) / max(n, 1)
+    majority = classes[int(np.argmax(prior))]
+    labels = np.array([majority] * n)
+    return Predictions(raw={}, probabilities=np.tile(prior, (n, 1)), labels=labels, classes=classes)

@@ -382,20 +382,6 @@ def _allowed(tol: dict[str, float]) -> str:
     return " and ".join(parts)
 
 
-def trivial_predictions(task: str, y_true: np.ndarray, classes: list[Any] | None) -> Predictions:
-    """A predictor that ignores its input: the class prior (labels = majority class), or the mean."""
-    y_true = np.asarray(y_true)
-    n = len(y_true)
-    if task == "regression":
-        return Predictions(raw={}, values=np.full(n, float(np.mean(y_true.astype(np.float64)))))
-    classes = list(classes) if classes is not None else sorted(set(y_true.tolist()))
-    values = y_true.tolist()
-    prior = np.array([values.count(c) for c in classes], dtype=np.float64) / max(n, 1)
-    majority = classes[int(np.argmax(prior))]
-    labels = np.array([majority] * n)
-    return Predictions(raw={}, probabilities=np.tile(prior, (n, 1)), labels=labels, classes=classes)
-
-
 @check(
     "QLT003",
     "Model beats a trivial predictor",
