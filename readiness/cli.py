@@ -107,6 +107,14 @@ def _endpoint_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Check several bundles in this many processes at once (default 1).",
 )
 @click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run this many checks at once in each bundle (default: one per usable CPU, at most 4; with --jobs, "
+    "the CPUs shared among the jobs). 1 runs them one after another. Timing-sensitive checks always run alone.",
+)
+@click.option(
     "--ray",
     "ray_address",
     is_flag=False,
@@ -172,6 +180,7 @@ def _endpoint_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def check(
     paths: tuple[Path, ...],
     jobs: int | None,
+    workers: int | None,
     ray_address: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
@@ -234,6 +243,7 @@ def check(
         fail_on=fail_on,
         timeouts=Timeouts(run_s=run_timeout, check_s=check_timeout),
         endpoint=live,
+        workers=workers,
     )
     try:
         scorecard = the_plan.run(listener=listener)
@@ -307,6 +317,10 @@ def _check_fleet(
 
     start = time.perf_counter()
     child_args = _child_args(click.get_current_context())
+    if "--workers" not in child_args:  # the CPUs are shared among the bundles checked at once
+        from .runner import default_workers
+
+        child_args += ["--workers", str(1 if ray_address is not None else max(1, default_workers() // jobs))]
     if ray_address is not None:
         address = None if ray_address == "local" else ray_address
         outcomes = fleet.run_ray(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +48,9 @@ class Context:
         self._threshold_defaults = dict(thresholds or {})
         self._memo: dict[Any, Any] = {}
         self._lock = threading.RLock()
-        self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created"
+        self._pending: dict[Any, _Pending] = {}  # memo keys being computed, by the thread computing each
+        self._count_lock = threading.Lock()
+        self.counters: Counter[str] = Counter()  # e.g. "session_runs", "sessions_created" (add with `count`)
         # the per-check time limit of this run (the engine sets it from --check-timeout and [checks].timeout_s)
         self.check_timeout_s = min(DEFAULT_CHECK_TIMEOUT_S, self.manifest.checks.timeout_s or DEFAULT_CHECK_TIMEOUT_S)
         # the first timeout inside the model's inference in this run: later inference is not tried (the runner)
@@ -64,23 +65,45 @@ class Context:
         depends on parameters. Use your package's name as the namespace; readiness' own
         evidence lives under `context:`, `onnx:` and one short prefix per check category.
         A factory that raises is re-raised to every caller without being re-run.
+
+        Checks run concurrently: when two ask for the same key at once, one computes it and the
+        other waits for that value (a factory may ask for other keys). So the evidence must not
+        depend on which check asks first: put every parameter it depends on in the key.
         """
         _check_memo_key(key)
-        with self._lock:
-            if key in self._memo:
-                value = self._memo[key]
-                if isinstance(value, _Failure):
-                    raise value.exc
-                return value
+        while True:
+            with self._lock:
+                if key in self._memo:
+                    value = self._memo[key]
+                    if isinstance(value, _Failure):
+                        raise value.exc
+                    return value
+                pending = self._pending.get(key)
+                if pending is None:
+                    pending = self._pending[key] = _Pending()
+                    break
+            if pending.owner == threading.get_ident():
+                raise RuntimeError(f"memo key {key!r} was asked for by its own factory (a cycle)")
+            _wait(pending.done)  # another check is computing it; then read it (or compute it, if that one stopped)
         try:
             value = factory()
         except Exception as exc:
             with self._lock:
                 self._memo[key] = _Failure(exc)
             raise
-        with self._lock:
-            self._memo.setdefault(key, value)
-            return self._memo[key]
+        else:
+            with self._lock:
+                self._memo.setdefault(key, value)
+                return self._memo[key]
+        finally:  # also when the check computing it is cancelled (CheckCancelled): a waiter then computes it
+            with self._lock:
+                self._pending.pop(key, None)
+            pending.done.set()
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to `ctx.counters[name]` (thread-safe: checks run concurrently)."""
+        with self._count_lock:
+            self.counters[name] += n
 
     def threshold(self, name: str, default: Any = None) -> Any:
         """A named number the running check reads: from the manifest, else the check's declared default.
@@ -149,7 +172,7 @@ class Context:
         assert_safe_external_data(
             proto, self.bundle.model_path.parent if model is None or isinstance(model, bytes) else Path(model).parent
         )
-        self.counters["sessions_created"] += 1
+        self.count("sessions_created")
         spec = self.runtime_spec if runtime is None else runtime
         return rt.create_session(path, spec, intra_op_threads=intra_op_threads)
 
@@ -202,9 +225,12 @@ class Context:
             return self.memo("context:model_only_max_batch_size", self._model_only_max_batch_size)
         return self.serving.batching.max_batch_size if self.serving else 1
 
-    @cached_property
+    @property
     def task(self) -> str | None:
         """binary_classification, multiclass_classification or regression (declared or inferred)."""
+        return self.memo("context:task", self._task)
+
+    def _task(self) -> str | None:
         if self.manifest.model.task:
             return self.manifest.model.task
         kinds = {o.kind: o for o in self.outputs}
@@ -299,7 +325,7 @@ class Context:
             else:
                 feeds = rt.to_feeds(frame.iloc[start : start + size], self.inputs)
             parts.append(rt.run(session, feeds))
-            self.counters["session_runs"] += 1
+            self.count("session_runs")
         if not parts:
             raise ValueError("no rows to score")
         return rt.concat_raw(parts)
@@ -350,6 +376,27 @@ def _check_memo_key(key: Any) -> None:
             f"memo key {key!r} has no namespace: use 'yourpackage:name' (or a tuple starting with one), "
             "so evidence from different packages never collides"
         )
+
+
+class _Pending:
+    """A memo key being computed: by which thread, and an event set when it is done (or abandoned)."""
+
+    __slots__ = ("done", "owner")
+
+    def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        self.done = threading.Event()
+
+
+def _wait(event: threading.Event) -> None:
+    """Wait for `event` in short slices, so that a cancelled check leaves the wait at once: its stop
+    switch is checked, and the runner's asynchronous CheckCancelled is raised between two slices."""
+    from . import cancel
+
+    switch = cancel.current()
+    while not event.wait(0.05):
+        if switch is not None:
+            switch.check()
 
 
 class _Failure:

@@ -117,6 +117,7 @@ class Plan:
     started: float = field(default_factory=time.time)  # wall clock, for the scorecard
     started_monotonic: float = field(default_factory=time.monotonic)  # the whole-run limit counts from here
     stragglers: list[Any] = field(default_factory=list)  # checks whose thread could not be stopped (is_alive())
+    workers: int | None = None  # untimed checks running at once (None: one per usable CPU, at most 4; 1: in turn)
 
     def run(self, *, only: Iterable[str] | None = None, listener: Listener | None = None) -> Scorecard:
         """Run the selected checks (or those of them whose ids are in `only`) and build the scorecard."""
@@ -130,6 +131,7 @@ class Plan:
             severities=dict(self.bundle.manifest.checks.severity),
             listener=listener,
             started=self.started_monotonic,
+            workers=self.workers,
         )
         try:
             runs = runner.run(specs)
@@ -159,6 +161,7 @@ def plan(
     registry: Registry | None = None,
     today: _dt.date | None = None,
     endpoint: Any = None,
+    workers: int | None = None,
 ) -> Plan:
     """Load the bundle at `path` (or take a loaded Bundle), validate it against the installed checks,
     select the checks and make the context: everything a run needs, nothing run yet.
@@ -167,6 +170,8 @@ def plan(
     `[checks] timeout_s` can only lower the per-check limit. `root` is the workspace root every path
     the bundle names must stay inside (default: the bundle's git work tree, else its directory).
     `endpoint` (readiness.endpoint.EndpointOptions) is the live server the SRV checks talk to.
+    `workers` is how many untimed checks run at once (default: one per usable CPU, at most 4;
+    1 runs them one after another); timing-sensitive checks always run alone, afterwards.
     """
     started, started_monotonic = time.time(), time.monotonic()
     if isinstance(path, Bundle):
@@ -190,6 +195,7 @@ def plan(
         today=today,
         started=started,
         started_monotonic=started_monotonic,
+        workers=workers,
     )
 
 
@@ -207,6 +213,7 @@ def evaluate(
     today: _dt.date | None = None,
     timeouts: Timeouts | None = None,
     endpoint: Any = None,  # readiness.endpoint.EndpointOptions: the live server the SRV checks talk to
+    workers: int | None = None,  # untimed checks running at once (default: one per usable CPU, at most 4)
 ) -> tuple[Scorecard, Context]:
     """Run the selected checks on a bundle and return its scorecard and the context used.
 
@@ -224,6 +231,7 @@ def evaluate(
         registry=registry,
         today=today,
         endpoint=endpoint,
+        workers=workers,
     )
     return the_plan.run(listener=listener), the_plan.context
 

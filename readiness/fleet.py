@@ -2,8 +2,9 @@
 
 Each bundle runs as its own `readiness check` child process, exactly as it would alone:
 same options, same timeouts and interrupts, its own scorecard files. `jobs` children
-run at once. Timing-sensitive checks already hold a machine-wide lock (see
-`runner.machine_lock`), so two bundles never time their latency at the same moment.
+run at once, sharing the CPUs (`--workers` per child). Timing-sensitive checks hold the
+machine-wide reader/writer lock exclusively (see `runner.machine_lock`), so while one bundle
+times its latency no other bundle on the machine times or works.
 The fleet summary (`fleet.json`) holds every bundle's verdict, scores and blocking
 reasons; the fleet's exit code is the worst of its bundles'.
 """

@@ -7,8 +7,11 @@ terminated, its child processes killed) and becomes `error`. Once the model's in
 overrun, later checks that need the model are `error` at once, citing that first timeout. When the
 whole run's time is up, the remaining checks are `error` without running.
 
-Timing-sensitive (`exclusive`) checks run last, alone, holding a machine-wide lock
-(`machine_lock`) so that two readiness runs never time at once.
+Checks that do no timing run concurrently, `workers` at a time (inference and numpy release the
+GIL; the evidence they share is computed once, see `Context.memo`). Timing-sensitive (`exclusive`)
+checks run afterwards, alone. Both phases hold the machine-wide reader/writer lock
+(`machine_lock`): the untimed phase shared, the timing phase exclusive, so a readiness run never
+times while any other readiness run on the machine is working, nor works while another times.
 
 The runner names no check: what an exception means is said by the exception (errors.Outcome).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import os
 import tempfile
 import threading
 import time
@@ -114,27 +118,59 @@ class _Worker:
     `Thread.join`, waiting on it can be interrupted by Ctrl-C without losing track of the thread.
     """
 
-    def __init__(self, spec: CheckSpec, ctx: Context, switch: Cancellation) -> None:
+    def __init__(
+        self, spec: CheckSpec, ctx: Context, switch: Cancellation, wake: threading.Event | None = None
+    ) -> None:
+        self.spec = spec
         self.switch = switch
         self.result: Result | None = None
+        self.ended: float | None = None  # time.perf_counter() when the check's code returned
         self.done = threading.Event()
+        self._wake = wake  # set after `done`: the runner waits on one event for all its workers
         self.thread = threading.Thread(target=self._target, args=(spec, ctx), name=f"readiness-{spec.id}", daemon=True)
         self.thread.start()
 
     def _target(self, spec: CheckSpec, ctx: Context) -> None:
         try:
+            # contextvars are per thread: each check sees its own switch and its own `current_check()`
             with cancel.using(self.switch), checking(spec):  # ctx.threshold reads the running check's own
                 self.result = _call(spec, ctx)
         except CheckCancelled:
             pass
         finally:
+            self.ended = time.perf_counter()
             self.done.set()
+            if self._wake is not None:
+                self._wake.set()
 
     def wait(self, timeout: float) -> bool:
         return self.done.wait(timeout)
 
     def is_alive(self) -> bool:
         return not self.done.is_set()
+
+
+def default_workers() -> int:
+    """How many checks run at once by default: one per usable CPU, at most MAX_DEFAULT_WORKERS."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+MAX_DEFAULT_WORKERS = 4
+
+
+@dataclass
+class _Active:
+    """A check running in the pool: its worker, when it started and when its time is up."""
+
+    spec: CheckSpec
+    worker: _Worker
+    start: float  # time.perf_counter()
+    until: float  # time.monotonic()
+    cap: float
 
 
 class Runner:
@@ -150,31 +186,52 @@ class Runner:
         severities: dict[str, str] | None = None,
         listener: Listener | None = None,
         started: float | None = None,  # time.monotonic() when the run began (the whole-run limit counts from it)
+        workers: int | None = None,  # untimed checks running at once (default: default_workers())
     ) -> None:
         if timeouts is None:
             timeouts = Timeouts() if timeout_s is None else Timeouts(check_s=timeout_s)
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ValueError(f"workers must be a whole number of at least 1, not {workers!r}")
         self.ctx = ctx
         self.timeouts = timeouts
         self.severities = severities or {}
-        self.listener = listener
+        self.listener = listener  # called from the thread that called run(), never from a check's thread
+        self.workers = default_workers() if workers is None else workers
         self.deadline = (time.monotonic() if started is None else started) + timeouts.run_s
         self.stragglers: list[_Worker] = []  # checks whose thread could not be stopped (`is_alive()`)
 
     # ------------------------------------------------------------------ one check
-    def _run_one(self, spec: CheckSpec) -> CheckRun:
+    def _begin(self, spec: CheckSpec) -> float:
         if self.listener:
             self.listener("start", spec, None)
-        start = time.perf_counter()
-        result = self._isolated(spec)
+        return time.perf_counter()
+
+    def _end(self, spec: CheckSpec, result: Result, start: float, ended: float | None = None) -> CheckRun:
         # One JSON spelling for every check's numbers (numpy types, NaN/inf, paths), applied here once.
         result = dataclasses.replace(result, measured=jsonable(result.measured), evidence=jsonable(result.evidence))
         severity = self.severities.get(spec.id, spec.severity)
         if result.severity is not None and SEVERITY_RANK[result.severity] < SEVERITY_RANK[severity]:
             severity = result.severity  # a finding may be less grave than its check, never graver
-        run = CheckRun(spec, severity, result, time.perf_counter() - start)
+        run = CheckRun(spec, severity, result, (time.perf_counter() if ended is None else ended) - start)
         if self.listener:
             self.listener("end", spec, run)
         return run
+
+    def _run_one(self, spec: CheckSpec) -> CheckRun:
+        """Run one check alone (the timing phase), waiting for it here."""
+        start = self._begin(spec)
+        settled = self._settled_result(spec)
+        if settled is not None:
+            return self._end(spec, settled, start)
+        active = self._launch(spec, start)
+        try:
+            finished = active.worker.wait(max(0.0, active.until - time.monotonic()))
+        except BaseException:  # Ctrl-C or SIGTERM while waiting: stop the check before leaving
+            self._stop([active.worker], "the run was interrupted")
+            raise
+        if finished:
+            return self._end(spec, self._finished(active), start, active.worker.ended)
+        return self._end(spec, self._timed_out(active), start)
 
     def _not_run(self, spec: CheckSpec, why: str) -> CheckRun:
         run = CheckRun(spec, self.severities.get(spec.id, spec.severity), errored(why), 0.0)
@@ -190,51 +247,116 @@ class Runner:
         """True when the check's result is known without running it (the run's time is up, the model hung)."""
         return time.monotonic() >= self.deadline or bool(self.ctx.inference_timeout and "session" in spec.requires)
 
-    def _isolated(self, spec: CheckSpec) -> Result:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+    def _settled_result(self, spec: CheckSpec) -> Result | None:
+        """The result of a check that is not started (the run's time is up, the model hung), else None."""
+        if self.deadline - time.monotonic() <= 0:
             return errored(self._run_limit_reached())
         hung = self.ctx.inference_timeout
         if hung and "session" in spec.requires:
             return outcome(InferenceTimedOut(hung))
-        cap = min(self.timeouts.check_s, remaining)
+        return None
+
+    def _launch(self, spec: CheckSpec, start: float, wake: threading.Event | None = None) -> _Active:
+        cap = min(self.timeouts.check_s, self.deadline - time.monotonic())
         switch = Cancellation(blocked=lambda: self.ctx.inference_timeout)
-        worker = _Worker(spec, self.ctx, switch)
-        try:
-            finished = worker.wait(cap)
-        except BaseException:  # Ctrl-C or SIGTERM while waiting: stop the check before leaving
-            self._stop(worker, "the run was interrupted")
-            raise
-        if finished:
-            return worker.result or errored("check was cancelled")
-        run_limited = cap < self.timeouts.check_s
-        if run_limited:
+        worker = _Worker(spec, self.ctx, switch, wake)
+        return _Active(spec, worker, start, time.monotonic() + cap, cap)
+
+    @staticmethod
+    def _finished(active: _Active) -> Result:
+        return active.worker.result or errored("check was cancelled")
+
+    def _timed_out(self, active: _Active) -> Result:
+        """Stop a check whose time is up; its result says why (and, when its inference overran, every
+        later check that needs the model is settled at once, citing it)."""
+        cap = active.cap
+        if cap < self.timeouts.check_s:
             why = f"timed out: the run's --timeout {self.timeouts.run_s:g} s was reached"
         else:
             why = f"timed out after {cap:g} s"
-        self._stop(worker, why)
+        switch = active.worker.switch
+        switch.cancel(why)
+        if switch.in_inference and self.ctx.inference_timeout is None:
+            # said before the check unwinds: a check waiting for the same evidence must not start it again
+            self.ctx.inference_timeout = f"the model's inference already overran {cap:g} s in {active.spec.id}; it is not tried again in this run"
+        self._stop([active.worker], why)
         if switch.in_inference:
-            if self.ctx.inference_timeout is None:
-                self.ctx.inference_timeout = (
-                    f"the model's inference already overran {cap:g} s in {spec.id}; it is not tried again in this run"
-                )
             return errored(f"{why}; the check's inference was cancelled")
         return errored(f"{why}; the check was stopped")
 
-    def _stop(self, worker: _Worker, why: str) -> None:
-        """Stop a check's thread: terminate its inference and kill its processes, then interrupt its
+    def _stop(self, workers: list[_Worker], why: str) -> None:
+        """Stop checks' threads: terminate their inference and kill their processes, then interrupt their
         Python code; a thread stuck elsewhere (a C call that cannot be interrupted) is left behind."""
-        worker.switch.cancel(why)
-        if worker.wait(min(0.5, self.UNWIND_S)):
-            return
-        _raise_in(worker.thread, CheckCancelled)
-        if not worker.wait(self.UNWIND_S):
-            self.stragglers.append(worker)
+        for worker in workers:
+            worker.switch.cancel(why)
+        unwind = time.monotonic() + min(0.5, self.UNWIND_S)
+        alive = [w for w in workers if not w.wait(max(0.0, unwind - time.monotonic()))]
+        for worker in alive:
+            _raise_in(worker.thread, CheckCancelled)
+        unwind = time.monotonic() + self.UNWIND_S
+        self.stragglers += [w for w in alive if not w.wait(max(0.0, unwind - time.monotonic()))]
+
+    # ------------------------------------------------------------------ the untimed checks, concurrently
+    def _pool(self, specs: list[CheckSpec]) -> list[CheckRun]:
+        """Run `specs` with up to `self.workers` at once; listener events come from this thread."""
+        pending = list(reversed(specs))
+        active: list[_Active] = []
+        runs: list[CheckRun] = []
+        wake = threading.Event()
+        try:
+            while pending or active:
+                while pending and len(active) < self.workers:
+                    spec = pending.pop()
+                    start = self._begin(spec)
+                    settled = self._settled_result(spec)
+                    if settled is not None:
+                        runs.append(self._end(spec, settled, start))
+                    else:
+                        active.append(self._launch(spec, start, wake))
+                if not active:
+                    continue
+                wake.wait(max(0.0, min(a.until for a in active) - time.monotonic()))
+                wake.clear()  # cleared before looking: a check ending from now on sets it again
+                for item in list(active):
+                    if item in active:
+                        runs += self._settle(item, active)
+        except BaseException:  # Ctrl-C or SIGTERM while waiting: stop every running check before leaving
+            self._stop([a.worker for a in active], "the run was interrupted")
+            raise
+        return runs
+
+    def _settle(self, item: _Active, active: list[_Active]) -> list[CheckRun]:
+        """The runs ended by looking at `item`: it finished, or its time is up (and then, when the model
+        hung, every other running check that needs the model is stopped and cites that timeout)."""
+        if item.worker.done.is_set():
+            active.remove(item)
+            return [self._end(item.spec, self._finished(item), item.start, item.worker.ended)]
+        if time.monotonic() < item.until:
+            return []
+        result = self._timed_out(item)  # (still in `active` meanwhile: an interrupt stops it again)
+        active.remove(item)
+        runs = [self._end(item.spec, result, item.start)]
+        hung = self.ctx.inference_timeout
+        if hung:
+            needing = [a for a in active if "session" in a.spec.requires and not a.worker.done.is_set()]
+            self._stop([a.worker for a in needing], hung)
+            for other in needing:
+                active.remove(other)
+                runs.append(self._end(other.spec, outcome(InferenceTimedOut(hung)), other.start))
+        return runs
 
     # ------------------------------------------------------------------ the run
     def run(self, specs: Iterable[CheckSpec]) -> list[CheckRun]:
         specs = list(specs)
-        runs = [self._run_one(spec) for spec in specs if not spec.exclusive]
+        untimed = [spec for spec in specs if not spec.exclusive]
+        runs: list[CheckRun] = []
+        if untimed:
+            # shared with other runs' untimed work, never with their timing
+            with machine_lock(self.deadline, shared=True) as held:
+                if held:
+                    runs += self._pool(untimed)
+                else:
+                    runs += [self._not_run(spec, self._lock_wait()) for spec in untimed]
         exclusive = [spec for spec in specs if spec.exclusive]
         settled = [spec for spec in exclusive if self._settled(spec)]  # decided without running: no lock needed
         runs += [self._run_one(spec) for spec in settled]
@@ -245,44 +367,73 @@ class Runner:
                     if held:
                         runs.append(self._run_one(spec))
                     else:
-                        why = f"{self._run_limit_reached()} while waiting for another readiness run's timing checks"
-                        runs.append(self._not_run(spec, why))
+                        runs.append(self._not_run(spec, self._lock_wait()))
         return sorted(runs, key=lambda r: r.spec.id)
+
+    def _lock_wait(self) -> str:
+        return f"{self._run_limit_reached()} while waiting for another readiness run's timing checks"
 
 
 LOCK_NAME = "readiness-exclusive.lock"
+TURNSTILE_NAME = "readiness-exclusive.turnstile"
+_POLL_S = 0.02
 
 
 @contextlib.contextmanager
-def machine_lock(deadline: float | None = None) -> Iterator[bool]:
-    """Hold a lock shared by every readiness process on this machine while timing-sensitive checks run.
+def machine_lock(deadline: float | None = None, *, shared: bool = False) -> Iterator[bool]:
+    """Hold the reader/writer lock every readiness process on this machine shares.
 
-    Two runs at once (pytest-xdist workers, parallel CI jobs on one runner) would otherwise time
-    their latency checks against each other. Yields True when held, False when `deadline`
+    A run holds it shared (`shared=True`) while its untimed checks run and exclusively while its
+    timing-sensitive checks run: so no run times while another works (pytest-xdist workers,
+    `readiness check --jobs`, parallel CI jobs on one runner), and many runs work side by side.
+    A writer is never starved by a stream of readers: it waits holding a second lock (the
+    turnstile) that every reader passes through before taking its share, so readers arriving
+    after it wait until it has timed. Yields True when held, False when `deadline`
     (time.monotonic()) passed first. Where file locks are unavailable, this does nothing (True).
+    The lock files live in tempfile.gettempdir(): one lock per machine (per node of a cluster).
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield True
         return
-    path = Path(tempfile.gettempdir()) / LOCK_NAME
+    directory = Path(tempfile.gettempdir())
     try:
-        fh = open(path, "a+")  # noqa: SIM115 - held for the with-block
+        main = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held for the with-block
     except OSError:
         yield True
         return
-    with fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
+    try:
+        turnstile = open(directory / TURNSTILE_NAME, "a+")  # noqa: SIM115
+    except OSError:
+        main.close()
+        yield True
+        return
+    with main, turnstile:
+        if not _flock(turnstile, fcntl.LOCK_EX, deadline):
+            yield False
+            return
+        if shared:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)  # a reader only passes through
+        held = _flock(main, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline)
         try:
-            yield True
+            yield held
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            if held:
+                fcntl.flock(main, fcntl.LOCK_UN)
+            if not shared:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+def _flock(fh: Any, operation: int, deadline: float | None) -> bool:
+    """Take a flock on `fh`, polling until `deadline` (time.monotonic(); None: no limit). True when taken."""
+    import fcntl
+
+    while True:
+        try:
+            fcntl.flock(fh, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_S)

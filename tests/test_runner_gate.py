@@ -104,24 +104,6 @@ def test_a_bundle_timeout_that_is_not_a_positive_number_is_a_bundle_error(bundle
         evaluate(bundle, registry=_registry(XXXM001="pass"), today=TODAY)
 
 
-def test_checks_left_when_the_run_time_is_up_are_errors_that_say_so(bundle):
-    from readiness import Timeouts
-
-    reg = _registry(XXXM002="pass", XXXM003="pass")
-
-    @check("XXXM001", "takes the whole run", category="xxx", severity="major")
-    def slow(ctx):
-        while True:
-            pass
-
-    reg.add_object(slow)
-    sc, _ = evaluate(bundle, registry=reg, today=TODAY, timeouts=Timeouts(run_s=0.5, check_s=60))
-    assert sc.check("XXXM001").message.startswith("timed out: the run's --timeout 0.5 s was reached")
-    for cid in ("XXXM002", "XXXM003"):
-        assert sc.check(cid).status == "error"
-        assert sc.check(cid).message == "not run: the run's --timeout 0.5 s was reached"
-
-
 def test_fail_on_decides_which_severities_block(bundle):
     reg = _registry(XXXN001="fail", XXXM002="pass")
     sc, _ = evaluate(bundle, registry=reg, today=TODAY)
@@ -289,15 +271,7 @@ def test_an_empty_output_is_not_a_crash():
     assert pred.labels.tolist() == [0, 0, 0]
 
 
-def test_timing_checks_wait_for_another_run_holding_the_machine_lock(bundle):
-    """Two readiness runs on one machine (xdist workers, parallel CI jobs) never time at the same moment."""
-    import fcntl
-    import tempfile
-    import threading
-
-    from readiness.runner import LOCK_NAME
-
-    started: list[float] = []
+def _timing_registry(started: list[float]) -> Registry:
     reg = Registry()
 
     @check("XXXM001", "timing", category="xxx", severity="major", exclusive=True)
@@ -311,19 +285,52 @@ def test_timing_checks_wait_for_another_run_holding_the_machine_lock(bundle):
         return passed("ran")
 
     reg.add_object([timing, not_timing])
+    return reg
+
+
+def _other_run_holding(operation: int) -> tuple[object, list[float]]:
+    """Another readiness run holding the machine lock (shared: working; exclusive: timing) for a moment."""
+    import fcntl
+    import tempfile
+    import threading
+
+    from readiness.runner import LOCK_NAME
+
+    other_run = open(Path(tempfile.gettempdir()) / LOCK_NAME, "a+")  # noqa: SIM115 - closed by the caller
+    fcntl.flock(other_run, operation)
     released: list[float] = []
-    with open(Path(tempfile.gettempdir()) / LOCK_NAME, "a+") as other_run:
-        fcntl.flock(other_run, fcntl.LOCK_EX)
 
-        def release() -> None:
-            time.sleep(0.5)
-            released.append(time.monotonic())
-            fcntl.flock(other_run, fcntl.LOCK_UN)
+    def release() -> None:
+        time.sleep(0.5)
+        released.append(time.monotonic())
+        fcntl.flock(other_run, fcntl.LOCK_UN)
 
-        threading.Thread(target=release).start()
-        sc, _ = evaluate(bundle, registry=reg, today=TODAY)
+    threading.Thread(target=release).start()
+    return other_run, released
+
+
+def test_timing_checks_wait_for_another_run_working_on_the_machine(bundle):
+    """Another run's untimed work (a shared hold) lets ours work, but not time."""
+    import fcntl
+
+    started: list[float] = []
+    other_run, released = _other_run_holding(fcntl.LOCK_SH)
+    with other_run:
+        sc, _ = evaluate(bundle, registry=_timing_registry(started), today=TODAY)
     assert sc.check("XXXM001").status == "pass"
     assert -started[0] < released[0] <= started[1]  # the ordinary check did not wait; the timing one did
+
+
+def test_untimed_checks_wait_while_another_run_times(bundle):
+    """Another run timing (an exclusive hold): our run does not even work meanwhile."""
+    import fcntl
+
+    started: list[float] = []
+    other_run, released = _other_run_holding(fcntl.LOCK_EX)
+    with other_run:
+        sc, _ = evaluate(bundle, registry=_timing_registry(started), today=TODAY)
+    assert [sc.check(c).status for c in ("XXXM001", "XXXM002")] == ["pass", "pass"]
+    assert released[0] <= -started[0] <= started[1]
 
 
 @pytest.mark.parametrize(("required", "status"), [(True, "fail"), (False, "skip")])
