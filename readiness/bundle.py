@@ -259,6 +259,42 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
     return frame
 
 
+def _load_reference(base: Path, raw: str, manifest_path: Path, workspace: Path, sample_rows: int) -> tuple[Path, Any]:
+    """[data].reference: a CSV file read whole, or Parquet (a file or a directory of files) opened as
+    `readiness.reference.Reference` (read whole when small, else sampled and streamed)."""
+    from .reference import in_memory, is_parquet, open_parquet, parquet_files
+
+    key = "[data].reference"
+    path = confine(raw, base=base, root=workspace, file=manifest_path, key=key)
+    if not (path.is_dir() and path.exists()):
+        path = require_file(path, raw, manifest_path, key)
+    if not is_parquet(path):
+        return path, in_memory(path, load_table(path, manifest_path, key))
+    files = parquet_files(path)
+    if not files:
+        raise BundleError(
+            manifest_path,
+            key,
+            f"{quote(raw)} holds no .parquet file",
+            "point it at a .csv or .parquet file, or a directory of .parquet files",
+        )
+    for file in files:  # a symlink inside the directory must not lead out of the workspace
+        confine(file, base=base, root=workspace, file=manifest_path, key=key)
+    try:
+        reference = open_parquet(path, files, sample_rows)
+    except ValueError as exc:
+        raise BundleError(
+            manifest_path, key, f"{quote(raw)}: {clip(exc)}", "write every file with the same columns"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types
+        raise BundleError(
+            path, None, f"cannot read data: {type(exc).__name__}: {clip(exc)}", "write valid Parquet file(s)"
+        ) from None
+    if reference.rows == 0:
+        raise BundleError(path, None, "the data has no rows", f"add labelled rows, or remove {key}")
+    return path, reference
+
+
 # --------------------------------------------------------------------------- the whole bundle
 def load_bundle(
     path: str | os.PathLike[str] = ".",
@@ -300,8 +336,10 @@ def load_bundle(
     if data.schema_:
         bundle.schema, bundle.schema_path = load_schema(data.schema_, base, manifest_path, trust, workspace=workspace)
     if data.reference:
-        bundle.reference_path = _resolve(base, data.reference, manifest_path, "[data].reference", workspace=workspace)
-        bundle.reference = load_table(bundle.reference_path, manifest_path, "[data].reference")
+        bundle.reference_path, bundle.reference_data = _load_reference(
+            base, data.reference, manifest_path, workspace, data.sample_rows
+        )
+        bundle.reference = bundle.reference_data.frame
         columns = {str(c) for c in bundle.reference.columns}
         if data.target and data.target not in columns:
             raise BundleError(

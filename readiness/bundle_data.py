@@ -12,6 +12,8 @@ from .config import Manifest, ServingConfig
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .reference import Reference
+
 MANIFEST_NAME = "readiness.toml"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
@@ -41,6 +43,7 @@ class Bundle:
     schema_path: Path | None = None
     reference: pd.DataFrame | None = None
     reference_path: Path | None = None
+    reference_data: Reference | None = None  # every row, streamed (None: `reference` holds them all)
     baseline: Bundle | None = None
     notes: list[str] = field(default_factory=list)
     format: str = "manifest"  # manifest | model-only | mlflow (readiness/formats)

@@ -37,6 +37,9 @@ class DataSection(_Strict):
     reference: str | None = None
     target: str | None = None
     slices: list[str] = []
+    # Parquet reference data with more rows than this is streamed in chunks, with a seeded sample of
+    # this many rows kept in memory (readiness/reference.py)
+    sample_rows: int = Field(default=50_000, ge=100)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

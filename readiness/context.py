@@ -253,6 +253,22 @@ class Context:
         return self.bundle.reference
 
     @property
+    def reference_data(self) -> Any:
+        """Every reference row (`readiness.reference.Reference`): `.rows`, `.sampled`, `.batches()`.
+
+        `ctx.reference` is its frame in memory: all rows, or a seeded sample of them when the
+        Parquet data holds more than `[data].sample_rows`."""
+        bundle = self.bundle
+        if bundle.reference is None:
+            raise SkipCheck("no reference data: set [data].reference")
+        if bundle.reference_data is not None:
+            return bundle.reference_data
+        from .reference import in_memory
+
+        path = bundle.reference_path or bundle.root
+        return self.memo("context:reference_data", lambda: in_memory(path, bundle.reference))
+
+    @property
     def features(self) -> Any:
         """The reference data's feature columns, in the order the model reads them."""
         ref = self.reference
@@ -293,10 +309,21 @@ class Context:
         scored in batches of `batch_size` (default: max_batch_size); nothing interpreted."""
         session = self.session if session is None else session
         size = max(1, batch_size or self.max_batch_size)
+        n = len(frame)
+        whole = None
+        if n > size:
+            try:  # the tensors built once, then sliced (the same values as built batch by batch)
+                whole = rt.to_feeds(frame, self.inputs)
+            except Exception:  # noqa: BLE001 - e.g. an input without a batch axis: built request by request below
+                whole = None
+        if whole is not None and any(np.ndim(v) == 0 or len(v) != n for v in whole.values()):
+            whole = None  # an input without a batch axis: built request by request
         parts = []
-        for start in range(0, len(frame), size):
-            chunk = frame.iloc[start : start + size]
-            feeds = rt.to_feeds(chunk, self.inputs)
+        for start in range(0, n, size):
+            if whole is not None:
+                feeds = {name: value[start : start + size] for name, value in whole.items()}
+            else:
+                feeds = rt.to_feeds(frame.iloc[start : start + size], self.inputs)
             parts.append(rt.run(session, feeds))
             self.count("session_runs")
         if not parts:

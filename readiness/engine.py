@@ -302,7 +302,8 @@ def build_scorecard(
             "serving": bundle.relpath(bundle.serving_path),
             "schema": bundle.relpath(bundle.schema_path),
             "reference": bundle.relpath(bundle.reference_path),
-            "reference_rows": None if bundle.reference is None else len(bundle.reference),
+            "reference_rows": _reference_rows(bundle),
+            "reference_in_memory_rows": None if bundle.reference is None else len(bundle.reference),
             "baseline": manifest.baseline.manifest,
             "notes": list(bundle.notes),
             "format": bundle.format,  # manifest | model-only | mlflow
@@ -347,3 +348,10 @@ def manifest_uri(path: Path | None) -> str | None:
     except ValueError:  # another drive on Windows
         return full.as_uri()
     return full.as_uri() if relative.startswith("../") else relative
+
+
+def _reference_rows(bundle: Bundle) -> int | None:
+    """Every reference row, the ones streamed in chunks included."""
+    if bundle.reference is None:
+        return None
+    return bundle.reference_data.rows if bundle.reference_data is not None else len(bundle.reference)

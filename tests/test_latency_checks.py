@@ -126,13 +126,15 @@ def test_a_budget_in_between_gives_a_decision_consistent_with_the_bounds(tmp_pat
     rec = run(path, "LAT001")["LAT001"]
     row = rec.measured["batch_1"]
     lower, upper = row["p50_ms_lower"], row["p50_ms_upper"]
+    # the scorecard rounds to 4 decimals, as the budget (read from it) is: a bound just past the
+    # budget can round onto it, so "past" reads as "at or past" here
     if rec.status == "pass":
         assert upper <= budget
     elif rec.status == "fail":
-        assert lower > budget
+        assert lower >= budget
     else:
         assert rec.status == "inconclusive", rec.message
-        assert lower <= budget < upper
+        assert lower <= budget <= upper
 
 
 def test_without_a_budget_latency_is_measured_and_reported_then_skipped(tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
+from .. import chunked, metrics
 from ..context import Context
 from ..errors import Outcome, SkipCheck
 from ..registry import Result, check, errored, failed, inconclusive, passed, skipped
@@ -70,6 +70,37 @@ def _reference_predictions(ctx: Context) -> Predictions:
         ) from exc
 
 
+def _measure(ctx: Context, task: str) -> tuple[chunked.Measure, tuple[str, dict[str, Any], dict[str, Any]] | None]:
+    """The metrics over every reference row, and the NaN-output finding (None when every output is finite).
+
+    Rows in memory are measured directly; reference data larger than memory is streamed in chunks
+    (`readiness.chunked`), its sample in memory serving the bootstrap of metrics without a closed form."""
+    y = _y(ctx)
+    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
+    reference = ctx.reference_data
+    if not reference.sampled:
+        return chunked.InMemory(task, y, pred), metrics.nonfinite_outputs(pred)
+    try:
+        evidence = chunked.reference_evidence(ctx, task)
+    except Outcome:
+        raise
+    except Exception as exc:  # noqa: BLE001 - feeding the rows can fail in several ways
+        raise _CannotScore(
+            f"the model cannot score the reference data in chunks ({type(exc).__name__}: {exc})"
+        ) from exc
+    return chunked.Streamed(evidence.overall, y, pred), chunked.nonfinite_message(evidence, reference.rows)
+
+
+def _scored(ctx: Context) -> str:
+    reference = ctx.reference_data
+    if not reference.sampled:
+        return f"all {reference.rows} rows, in memory"
+    return (
+        f"all {reference.rows} rows, scored in chunks; a seeded sample of {len(reference.frame)} rows in memory "
+        "for the metrics without a closed-form bound"
+    )
+
+
 def _r(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
@@ -113,17 +144,17 @@ def qlt001(ctx: Context) -> Result:
     (the values are still reported).
     """
     task = _task(ctx)
-    y = _y(ctx)
+    _y(ctx)  # without labels the check is skipped first
     try:
         primary = _primary(ctx, task)
         bars = _metric_table(ctx.threshold("min_metric"), "min_metric", task)
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
-    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
-    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+    measure, nan = _measure(ctx, task)
+    if nan is not None:
         return failed(*nan)
     names = [primary] + [n for n in bars if n != primary]
-    if missing := [n for n in names if not metrics.available(n, pred)]:
+    if missing := [n for n in names if not measure.available(n)]:
         return errored(f"cannot compute {', '.join(missing)}: the model's outputs give no probabilities")
     resamples = int(ctx.threshold("bootstrap_resamples"))
     confidence = float(ctx.threshold("confidence"))
@@ -133,9 +164,9 @@ def qlt001(ctx: Context) -> Result:
     undecided: list[str] = []
     methods: dict[str, str] = {}
     for name in names:
-        value = metrics.compute(name, task, y, pred)
-        lo, hi, method = metrics.metric_bounds(
-            name, task, y, pred, confidence=confidence, rng=ctx.rng(f"QLT001:{name}"), n_resamples=resamples
+        value = measure.value(name)
+        lo, hi, method = measure.bounds(
+            name, confidence=confidence, rng=ctx.rng(f"QLT001:{name}"), n_resamples=resamples
         )
         methods[name] = method
         entry: dict[str, Any] = {"value": _r(value), "ci_lower": _r(lo), "ci_upper": _r(hi)}
@@ -157,9 +188,11 @@ def qlt001(ctx: Context) -> Result:
             else:
                 undecided.append(f"{shown} straddles bar {bar:g}")
         measured[name] = entry
+    rows = measure.rows
     evidence = {
         "primary": primary,
-        "rows": len(y),
+        "rows": rows,
+        "scored": _scored(ctx),
         "confidence": confidence,
         "bootstrap_resamples": resamples,
         "method": methods,
@@ -167,7 +200,7 @@ def qlt001(ctx: Context) -> Result:
             f"one-sided bounds at {confidence:.0%}: a bar is met when the bound on the bad side clears it, "
             "missed when the bound on the good side misses it, otherwise inconclusive"
         ),
-        "all_metrics": {k: _r(v) for k, v in metrics.compute_all(task, y, pred).items()},
+        "all_metrics": {k: _r(measure.value(k)) for k in metrics.TASK_METRICS[task] if measure.available(k)},
     }
     head = measured[primary]
     summary = f"{primary} {_f4(head['value'])} ({confidence:.0%} bounds {_ci(head['ci_lower'], head['ci_upper'])})"
@@ -178,15 +211,15 @@ def qlt001(ctx: Context) -> Result:
             evidence,
         )
     if below:
-        return failed("; ".join(below) + f" on {len(y)} reference rows", measured, evidence)
+        return failed("; ".join(below) + f" on {rows} reference rows", measured, evidence)
     if undecided:
         return inconclusive(
             "; ".join(undecided)
-            + f" on {len(y)} reference rows: the data cannot tell whether the bar is met (add reference rows)",
+            + f" on {rows} reference rows: the data cannot tell whether the bar is met (add reference rows)",
             measured,
             evidence,
         )
-    return passed("; ".join(met) + f" on {len(y)} reference rows", measured, evidence)
+    return passed("; ".join(met) + f" on {rows} reference rows", measured, evidence)
 
 
 def _ci(lo: float | None, hi: float | None) -> str:
@@ -210,6 +243,19 @@ def _tolerances(ctx: Context, task: str, primary: str) -> dict[str, dict[str, fl
     if not out:
         out[primary] = {"relative": DEFAULT_RELATIVE} if primary in UNBOUNDED else {"absolute": DEFAULT_ABSOLUTE}
     return out
+
+
+def _baseline_measure(
+    ctx: Context, base: Context, task: str, base_pred: Predictions
+) -> tuple[chunked.Measure, tuple[str, dict[str, Any], dict[str, Any]] | None]:
+    """The baseline's metrics over every row of the candidate's reference data (streamed when it is sampled)."""
+    reference = ctx.reference_data
+    y = _y(ctx)
+    if not reference.sampled:
+        return chunked.InMemory(task, y, base_pred), metrics.nonfinite_outputs(base_pred, "the baseline model")
+    evidence = ctx.memo("qlt:baseline_stream", lambda: chunked.stream(ctx, task, predictor=base))
+    nan = chunked.nonfinite_message(evidence, reference.rows, "the baseline model")
+    return chunked.Streamed(evidence.overall, y, base_pred), nan
 
 
 def _baseline_predictions(ctx: Context, base: Context) -> Predictions:
@@ -265,9 +311,14 @@ def qlt002(ctx: Context) -> Result:
         what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         return errored(f"cannot score the baseline on the candidate's reference data: {what}")
     pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
-    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+    measure, nan = _measure(ctx, task)
+    if nan is not None:
         return failed(*nan)
-    if (nan := metrics.nonfinite_outputs(base_pred, "the baseline model")) is not None:
+    try:
+        base_measure, nan = _baseline_measure(ctx, base, task, base_pred)
+    except Exception as exc:  # noqa: BLE001 - a baseline that cannot score is reported, not a crash
+        return errored(f"cannot score the baseline on the candidate's reference data: {type(exc).__name__}: {exc}")
+    if nan is not None:
         return errored(nan[0].replace("so its quality", "so the comparison"), nan[1], nan[2])
     if missing := [n for n in tolerances if not (metrics.available(n, pred) and metrics.available(n, base_pred))]:
         return errored(f"cannot compare {', '.join(missing)}: a model's outputs give no probabilities")
@@ -276,8 +327,8 @@ def qlt002(ctx: Context) -> Result:
     measured: dict[str, Any] = {}
     worse: list[str] = []
     for name, tol in tolerances.items():
-        cand = metrics.compute(name, task, y, pred)
-        ref = metrics.compute(name, task, y, base_pred)
+        cand = measure.value(name)
+        ref = base_measure.value(name)
         absolute, relative = metrics.regression_amount(name, cand, ref)
         entry: dict[str, Any] = {
             "candidate": _r(cand),
@@ -297,13 +348,18 @@ def qlt002(ctx: Context) -> Result:
         lo, hi = metrics.paired_bootstrap_delta(
             name, task, y, pred, base_pred, rng=ctx.rng(f"QLT002:{name}"), n_resamples=resamples, confidence=confidence
         )
+        if lo is not None and hi is not None and measure.rows > len(y):  # a sample: centre on the exact change
+            centre = metrics.compute(name, task, y, pred) - metrics.compute(name, task, y, base_pred)
+            scale = math.sqrt(len(y) / measure.rows)
+            lo, hi = (cand - ref) - (centre - lo) * scale, (cand - ref) + (hi - centre) * scale
         entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
         measured[name] = entry
         if over:
             worse.append(f"{name} {_f4(cand)} vs baseline {_f4(ref)} (worse by {' and '.join(over)})")
     evidence = {
         "primary": primary,
-        "rows": len(y),
+        "rows": measure.rows,
+        "scored": _scored(ctx),
         "scored_on": "the candidate's reference data",
         "baseline_manifest": ctx.manifest.baseline.manifest,
         "defaulted": not bool(ctx.threshold("max_regression")),
@@ -326,20 +382,6 @@ def _allowed(tol: dict[str, float]) -> str:
     return " and ".join(parts)
 
 
-def trivial_predictions(task: str, y_true: np.ndarray, classes: list[Any] | None) -> Predictions:
-    """A predictor that ignores its input: the class prior (labels = majority class), or the mean."""
-    y_true = np.asarray(y_true)
-    n = len(y_true)
-    if task == "regression":
-        return Predictions(raw={}, values=np.full(n, float(np.mean(y_true.astype(np.float64)))))
-    classes = list(classes) if classes is not None else sorted(set(y_true.tolist()))
-    values = y_true.tolist()
-    prior = np.array([values.count(c) for c in classes], dtype=np.float64) / max(n, 1)
-    majority = classes[int(np.argmax(prior))]
-    labels = np.array([majority] * n)
-    return Predictions(raw={}, probabilities=np.tile(prior, (n, 1)), labels=labels, classes=classes)
-
-
 @check(
     "QLT003",
     "Model beats a trivial predictor",
@@ -359,30 +401,29 @@ def qlt003(ctx: Context) -> Result:
     prior/mean favours the trivial predictor slightly, which makes the test stricter.
     """
     task = _task(ctx)
-    y = _y(ctx)
+    _y(ctx)  # without labels the check is skipped first
     try:
         primary = _primary(ctx, task)
     except ValueError as exc:
         return errored(f"cannot judge quality: {exc}")
     margin = float(ctx.threshold("trivial_margin"))
-    pred = _reference_predictions(ctx)  # a model that cannot score them is an Outcome the runner reports
-    if (nan := metrics.nonfinite_outputs(pred)) is not None:
+    measure, nan = _measure(ctx, task)
+    if nan is not None:
         return failed(*nan)
-    if not metrics.available(primary, pred):
+    if not measure.available(primary):
         return errored(f"cannot compute {primary}: the model's outputs give no probabilities")
-    trivial = trivial_predictions(task, y, pred.classes)
     names = [primary] + (["accuracy"] if task != "regression" and primary != "accuracy" else [])
     measured: dict[str, Any] = {}
     for name in names:
-        model_value = metrics.compute(name, task, y, pred)
-        trivial_value = metrics.compute(name, task, y, trivial)
+        model_value = measure.value(name)
+        trivial_value = measure.trivial(name)
         gain = -metrics.regression_amount(name, model_value, trivial_value)[0]
         measured[name] = {"model": _r(model_value), "trivial": _r(trivial_value), "gain": _r(gain)}
     measured["margin"] = margin
     gain = measured[primary]["gain"]
     what = "class prior / majority class" if task != "regression" else "mean of the target"
     text = f"{primary} {_f4(measured[primary]['model'])} vs {_f4(measured[primary]['trivial'])} for a trivial predictor ({what})"
-    evidence = {"primary": primary, "trivial_predictor": what, "rows": len(y)}
+    evidence = {"primary": primary, "trivial_predictor": what, "rows": measure.rows, "scored": _scored(ctx)}
     if gain is None or gain < margin:
         return failed(f"{text}: gain {_f4(gain)} < margin {margin:g}", measured, evidence)
     return passed(f"{text}: gain {gain:.4f} >= margin {margin:g}", measured, evidence)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import fuzz
+from .. import chunked, fuzz
 from .. import metrics as mx
 from ..registry import Result, check, failed, inconclusive, passed, skipped
 
@@ -569,6 +569,31 @@ def _slice_groups(column: pd.Series, max_groups: int) -> tuple[pd.Series, str | 
     return column.astype(object).where(column.notna(), "<missing>").astype(str), None
 
 
+def _slice_measures(
+    ctx: Context, task: str, y: Any, pred: Any, streamed: chunked.Evidence | None, notes: list[str]
+) -> list[tuple[str, str, chunked.Measure]]:
+    """(slice column, group, its metrics) for every group of every `[data].slices` column: from the rows in
+    memory, or from the statistics streamed over every row (the sample's rows of the group for the bootstrap)."""
+    ref = ctx.reference
+    out: list[tuple[str, str, chunked.Measure]] = []
+    for col in ctx.manifest.data.slices:
+        if streamed is None:
+            groups, note = _slice_groups(ref[col], 20)
+        else:
+            cut, note = chunked.slice_cutter(ref[col])
+            groups = cut(ref[col])
+        if note:
+            notes.append(f"{col}: {note}")
+        keys = sorted(set(groups.tolist())) if streamed is None else sorted(k for c, k in streamed.groups if c == col)
+        for key in keys:
+            mask = (groups == key).to_numpy()
+            if streamed is None:
+                out.append((col, key, chunked.InMemory(task, y[mask], pred.take(mask))))
+            else:
+                out.append((col, key, chunked.Streamed(streamed.groups[(col, key)], y[mask], pred.take(mask))))
+    return out
+
+
 @check(
     "ROB005",
     "Quality on every slice",
@@ -615,10 +640,17 @@ def slices(ctx: Context) -> Result:
     higher = mx.HIGHER_IS_BETTER[metric]
     y = ctx.y_true
     pred = ctx.reference_predictions
-    if (nan := mx.nonfinite_outputs(pred)) is not None:
+    reference = ctx.reference_data
+    streamed = chunked.reference_evidence(ctx, task) if reference.sampled else None
+    if streamed is not None:
+        nan = chunked.nonfinite_message(streamed, reference.rows)
+        whole: chunked.Measure = chunked.Streamed(streamed.overall, y, pred)
+    else:
+        nan = mx.nonfinite_outputs(pred)
+        whole = chunked.InMemory(task, y, pred)
+    if nan is not None:
         return failed(*nan)
-    overall = mx.compute(metric, task, y, pred)
-    ref = ctx.reference
+    overall = whole.value(metric)
     table: list[dict[str, Any]] = []
     notes: list[str] = []
     problems: list[str] = []
@@ -626,55 +658,49 @@ def slices(ctx: Context) -> Result:
     confidence = float(ctx.threshold("confidence"))
     resamples = int(ctx.threshold("bootstrap_resamples"))
     worst: dict[str, Any] | None = None
-    for col in ctx.manifest.data.slices:
-        groups, note = _slice_groups(ref[col], 20)
-        if note:
-            notes.append(f"{col}: {note}")
-        for key in sorted(set(groups.tolist())):
-            mask = (groups == key).to_numpy()
-            size = int(mask.sum())
-            entry: dict[str, Any] = {"slice": col, "group": key, "size": size}
-            value = float("nan")
-            if size:
-                try:
-                    value = mx.compute(metric, task, y[mask], pred.take(mask))
-                except (ValueError, ZeroDivisionError):
-                    value = float("nan")
-            entry[metric] = None if not np.isfinite(value) else round(value, 6)
-            if size < min_size:
-                entry["judged"] = False
-                entry["status"] = f"not judged: fewer than {min_size} rows"
-            elif not np.isfinite(value):
-                entry["judged"] = False
-                entry["status"] = f"not judged: {metric} is undefined on this group"
-            else:
-                entry["judged"] = True
-                gap = (overall - value) if higher else (value - overall)
-                entry["gap"] = round(gap, 6)
-                lo, hi, _method = mx.metric_bounds(
-                    metric, task, y[mask], pred.take(mask), confidence=confidence,
-                    rng=ctx.rng(f"ROB005:{col}={key}"), n_resamples=resamples,
-                )  # fmt: skip
-                entry["ci_lower"], entry["ci_upper"] = _round(lo), _round(hi)
-                best = (hi if higher else lo) if lo is not None and hi is not None else value
-                best_gap = (overall - best) if higher else (best - overall)
-                reasons, sure = [], False
-                if bar is not None and (value < bar if higher else value > bar):
-                    reasons.append(f"{metric} {value:.3f} misses the bar {bar}")
-                    sure |= best < bar if higher else best > bar
-                if gap > max_gap:
-                    reasons.append(f"{gap:.3f} worse than the whole ({overall:.3f}; limit {max_gap})")
-                    sure |= best_gap > max_gap
-                entry["status"] = "ok" if not reasons else "fail" if sure else "inconclusive"
-                if reasons:
-                    text = f"{col}={key}: " + " and ".join(reasons)
-                    if sure:
-                        problems.append(text)
-                    else:
-                        unsure.append(text + f" ({confidence:.0%} bounds {_round(lo)}-{_round(hi)} do not exclude it)")
-                if worst is None or gap > worst["gap"]:
-                    worst = entry
-            table.append(entry)
+    for col, key, measure in _slice_measures(ctx, task, y, pred, streamed, notes):
+        size = measure.rows
+        entry: dict[str, Any] = {"slice": col, "group": key, "size": size}
+        value = float("nan")
+        if size:
+            try:
+                value = measure.value(metric)
+            except (ValueError, ZeroDivisionError):
+                value = float("nan")
+        entry[metric] = None if not np.isfinite(value) else round(value, 6)
+        if size < min_size:
+            entry["judged"] = False
+            entry["status"] = f"not judged: fewer than {min_size} rows"
+        elif not np.isfinite(value):
+            entry["judged"] = False
+            entry["status"] = f"not judged: {metric} is undefined on this group"
+        else:
+            entry["judged"] = True
+            gap = (overall - value) if higher else (value - overall)
+            entry["gap"] = round(gap, 6)
+            lo, hi, _method = measure.bounds(
+                metric, confidence=confidence, rng=ctx.rng(f"ROB005:{col}={key}"), n_resamples=resamples
+            )
+            entry["ci_lower"], entry["ci_upper"] = _round(lo), _round(hi)
+            best = (hi if higher else lo) if lo is not None and hi is not None else value
+            best_gap = (overall - best) if higher else (best - overall)
+            reasons, sure = [], False
+            if bar is not None and (value < bar if higher else value > bar):
+                reasons.append(f"{metric} {value:.3f} misses the bar {bar}")
+                sure |= best < bar if higher else best > bar
+            if gap > max_gap:
+                reasons.append(f"{gap:.3f} worse than the whole ({overall:.3f}; limit {max_gap})")
+                sure |= best_gap > max_gap
+            entry["status"] = "ok" if not reasons else "fail" if sure else "inconclusive"
+            if reasons:
+                text = f"{col}={key}: " + " and ".join(reasons)
+                if sure:
+                    problems.append(text)
+                else:
+                    unsure.append(text + f" ({confidence:.0%} bounds {_round(lo)}-{_round(hi)} do not exclude it)")
+            if worst is None or gap > worst["gap"]:
+                worst = entry
+        table.append(entry)
     judged = [e for e in table if e["judged"]]
     measured: dict[str, Any] = {
         "metric": metric,

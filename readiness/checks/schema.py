@@ -373,6 +373,8 @@ def reference_validates(ctx: Context) -> Result:
     import pandera.pandas as pa
 
     schema = ctx.bundle.schema
+    if ctx.reference_data.sampled:
+        return _validate_chunks(ctx)
     frame = ctx.reference
     target = ctx.bundle.target
     if target and target in frame.columns and target not in schema.columns:
@@ -404,6 +406,53 @@ def reference_validates(ctx: Context) -> Result:
     except pa.errors.SchemaError as exc:  # raised by some schema-level problems even when lazy
         return failed(f"the data does not fit the schema: {exc}", measured)
     return passed(f"all {len(frame)} row(s) validate against the schema", measured)
+
+
+def _validate_chunks(ctx: Context) -> Result:
+    """SCH003 over reference data too large for memory: every chunk validated, the failures merged by (column, check)."""
+    import pandera.pandas as pa
+
+    schema = ctx.bundle.schema
+    reference = ctx.reference_data
+    target = ctx.bundle.target
+    merged: dict[tuple[Any, Any, str], dict[str, Any]] = {}
+    failures = failing_rows = 0
+    columns = 0
+    for chunk in reference.batches():
+        frame = (
+            chunk.drop(columns=[target])
+            if target and target in chunk.columns and target not in schema.columns
+            else chunk
+        )
+        columns = len(frame.columns)
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            failures += len(cases)
+            failing_rows += len({int(i) for i in cases["index"] if i is not None and not _isna(i)})
+            for group in summarise_failures(cases, max_groups=10**9):
+                key = (group["context"], group["column"], group["check"])
+                into = merged.setdefault(key, {**group, "failures": 0, "examples": [], "rows": []})
+                into["failures"] += group["failures"]
+                into["examples"] = list(dict.fromkeys(into["examples"] + group["examples"]))[:3]
+                into["rows"] = (into["rows"] + group["rows"])[:5]
+        except pa.errors.SchemaError as exc:  # a schema-level problem: the same in every chunk
+            return failed(f"the data does not fit the schema: {exc}", {"rows": reference.rows, "columns": columns})
+    measured: dict[str, Any] = {"rows": reference.rows, "columns": columns, "chunked": True}
+    if not merged:
+        return passed(f"all {reference.rows} row(s) validate against the schema (checked in chunks)", measured)
+    groups = sorted(merged.values(), key=lambda g: (-g["failures"], str(g["column"]), g["check"]))
+    measured.update({"failures": failures, "failing_rows": failing_rows, "groups": len(groups)})
+    shown = []
+    for g in groups[:5]:
+        if g["column"] is None:
+            shown.append(f"{g['check']}: {', '.join(g['examples'])}")
+        else:
+            shown.append(f"column {g['column']!r} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
+    more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
+    where = f" in {failing_rows} of {reference.rows} row(s)" if failing_rows else ""
+    return failed(f"{failures} failure(s){where}: {'; '.join(shown)}{more}", measured, {"failures": groups[:50]})
 
 
 def _csv_floats(ctx: Context, frame: Any) -> tuple[Any, list[str]]:
