@@ -160,13 +160,19 @@ def _usable(venv: Path) -> bool:
 def _install(venv: Path) -> str | None:
     """Create the environment and install the pinned evidently; None, or why it could not be done."""
     print(f"installing {' '.join(PINS)} into {venv} (once; reused afterwards) ...", flush=True)
-    venv.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        venv.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {venv.parent}: {exc.strerror or exc}"
     steps = (
         [sys.executable, "-m", "venv", "--clear", str(venv)],
         [str(_venv_python(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS, "pyarrow"],
     )
     for step in steps:
-        proc = subprocess.run(step, capture_output=True, text=True, check=False)
+        try:
+            proc = subprocess.run(step, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            return f"`{' '.join(step[:4])} ...` could not start: {exc.strerror or exc}"
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip() and "WARNING" not in ln]
             return (
