@@ -367,15 +367,21 @@ def _progress(interactive: bool, quiet: bool) -> tuple[Any, Any]:
         transient=True,
     )
     state: dict[str, Any] = {}
+    running: dict[str, str] = {}  # the checks running now (several with --workers), oldest first
 
-    def listener(event: str, spec: Any, run: Any) -> None:
+    def listener(event: str, spec: Any, run: Any) -> None:  # called from the run's own thread only
         if "task" not in state:
             progress.start()
             state["task"] = progress.add_task("checking", total=None)
         if event == "start":
-            progress.update(state["task"], description=f"{spec.id} {spec.title}")
+            running[spec.id] = f"{spec.id} {spec.title}"
         else:
+            running.pop(spec.id, None)
             progress.advance(state["task"])
+        if running:
+            first = next(iter(running.values()))
+            more = f" (+{len(running) - 1} running)" if len(running) > 1 else ""
+            progress.update(state["task"], description=first + more)
 
     return listener, progress
 

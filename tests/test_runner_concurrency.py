@@ -117,8 +117,18 @@ def test_a_crashing_and_a_hanging_check_in_the_pool_are_errors_and_the_others_fi
     assert spins[0] == after  # the stopped check does not keep running
 
 
+@pytest.fixture
+def own_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine lock of this test's own: another test's readiness run timing now must not hold it up."""
+    import tempfile
+
+    machine = tmp_path / "machine"
+    machine.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(machine))
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_checks_not_started_when_the_run_time_is_up_say_so(bundle, workers):
+def test_checks_not_started_when_the_run_time_is_up_say_so(bundle, workers, own_machine):
     """`workers` checks take the whole run; the others were never started."""
 
     def hog(cid: str):
@@ -281,3 +291,22 @@ def test_the_example_gives_the_same_scorecard_in_turn_and_concurrently(example_b
         cards.append(strip_timings(sc.to_dict()))
     assert cards[0] == cards[1]
     assert cards[0]["gate"]["released"]
+
+
+def test_the_progress_line_names_a_check_still_running():
+    """With several checks at once, the terminal's progress line shows one that is running, not the last started."""
+    from types import SimpleNamespace
+
+    from readiness.cli import _progress
+
+    listener, progress = _progress(True, False)
+    one, two = SimpleNamespace(id="XXXM001", title="one"), SimpleNamespace(id="XXXM002", title="two")
+    try:
+        listener("start", one, None)
+        listener("start", two, None)
+        assert progress.tasks[0].description == "XXXM001 one (+1 running)"
+        listener("end", one, None)
+        assert progress.tasks[0].description == "XXXM002 two"
+        assert progress.tasks[0].completed == 1
+    finally:
+        progress.stop()

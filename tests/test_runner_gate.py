@@ -288,6 +288,16 @@ def _timing_registry(started: list[float]) -> Registry:
     return reg
 
 
+@pytest.fixture
+def own_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine lock of this test's own: another test's readiness run must not hold it meanwhile."""
+    import tempfile
+
+    machine = tmp_path / "machine"
+    machine.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(machine))
+
+
 def _other_run_holding(operation: int) -> tuple[object, list[float]]:
     """Another readiness run holding the machine lock (shared: working; exclusive: timing) for a moment."""
     import fcntl
@@ -309,7 +319,7 @@ def _other_run_holding(operation: int) -> tuple[object, list[float]]:
     return other_run, released
 
 
-def test_timing_checks_wait_for_another_run_working_on_the_machine(bundle):
+def test_timing_checks_wait_for_another_run_working_on_the_machine(bundle, own_machine):
     """Another run's untimed work (a shared hold) lets ours work, but not time."""
     import fcntl
 
@@ -321,7 +331,7 @@ def test_timing_checks_wait_for_another_run_working_on_the_machine(bundle):
     assert -started[0] < released[0] <= started[1]  # the ordinary check did not wait; the timing one did
 
 
-def test_untimed_checks_wait_while_another_run_times(bundle):
+def test_untimed_checks_wait_while_another_run_times(bundle, own_machine):
     """Another run timing (an exclusive hold): our run does not even work meanwhile."""
     import fcntl
 
