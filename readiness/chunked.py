@@ -20,6 +20,7 @@ bounded sample in memory, its half-widths scaled by sqrt(sample / rows) around t
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -71,7 +72,7 @@ class Stats:
         if pred.probabilities is None:
             self.has_loss = False
         elif self.has_loss:
-            losses = _row_log_loss(y, pred.probabilities, classes or sorted(set(y.tolist())))
+            losses = metrics.row_log_loss(y, pred.probabilities, classes or sorted(set(y.tolist())))
             self.loss_sum += float(losses.sum())
             self.loss_sq += float((losses * losses).sum())
         if self.task == "binary_classification":
@@ -267,17 +268,6 @@ def order_bins(score: np.ndarray) -> np.ndarray:
     return (key >> np.uint32(_SHIFT)).astype(np.int64)
 
 
-def _row_log_loss(y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
-    """Each row's log loss, clipped and renormalised as `metrics.log_loss` does."""
-    proba = np.asarray(proba, dtype=np.float64)
-    eps = np.finfo(proba.dtype).eps
-    proba = np.clip(proba, eps, 1 - eps)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    index = {c: i for i, c in enumerate(classes)}
-    cols = np.array([index[v] for v in np.asarray(y).tolist()])
-    return -np.log(proba[np.arange(len(cols)), cols])
-
-
 # --------------------------------------------------------------------------- what the checks read
 class Measure:
     """Metric values and one-sided bounds over the reference rows (or a group of them)."""
@@ -407,6 +397,8 @@ class _Job:
     features: list[str]
     columns: list[str]
     cutters: dict[str, Callable[[Any], Any]]
+    # (host, temporary directory) of the run, which holds that node's machine lock shared already
+    holder: tuple[str, str] = ("", "")
 
 
 def stream(
@@ -428,7 +420,7 @@ def stream(
     target = ctx.bundle.target or ""
     columns = list(dict.fromkeys([*model.feature_columns, *([target] if target else []), *slices]))
     cutters = {col: slice_cutter(ctx.reference[col])[0] for col in slices}
-    job = _Job(task, target, list(model.feature_columns), columns, cutters)
+    job = _Job(task, target, list(model.feature_columns), columns, cutters, _node())
     parts = reference.parts()
     ray = _ray_cluster() if len(parts) > 1 and model.bundle.serving is not None else None
     if ray is None:
@@ -493,13 +485,24 @@ def _portable(bundle: Any) -> Any:
     return dataclasses.replace(bundle, reference=None, reference_data=None, baseline=None, schema=None)
 
 
+def _node() -> tuple[str, str]:
+    import socket
+    import tempfile
+
+    return socket.gethostname(), tempfile.gettempdir()
+
+
 def _score_remote(bundle: Any, job: _Job, part: Any) -> Evidence:
-    """One Parquet file scored on a Ray worker, holding its node's machine lock shared (never beside timing)."""
+    """One Parquet file scored on a Ray worker, holding its node's machine lock shared (never beside timing).
+
+    On the run's own node the run holds that lock already: taking it again could wait behind a
+    timing run that waits for the run itself, so there the task goes ahead."""
     from .context import Context
     from .reference import file_batches
     from .runner import machine_lock
 
-    with machine_lock(None, shared=True):
+    lock = contextlib.nullcontext() if _node() == job.holder else machine_lock(None, shared=True)
+    with lock:
         return _score_part(Context(bundle), job, file_batches(part, job.columns))
 
 
@@ -512,11 +515,19 @@ def _score_on_ray(ray: Any, bundle: Any, job: _Job, parts: Sequence[Any]) -> lis
     width = max(1, int(ray.cluster_resources().get("CPU", 1)))
     bundle_ref, job_ref = ray.put(bundle), ray.put(job)
     refs: list[Any] = []
-    for part in parts:
-        if len(refs) >= width:
-            ray.wait(refs, num_returns=len(refs) - width + 1)
-        refs.append(task.remote(bundle_ref, job_ref, part))
-    return list(ray.get(refs))
+    try:
+        for part in parts:
+            while len(refs) >= width and len(ray.wait(refs, num_returns=len(refs), timeout=0.5)[1]) >= width:
+                pass  # short waits: a check stopped by its time limit is interrupted between them
+            refs.append(task.remote(bundle_ref, job_ref, part))
+        while ray.wait(refs, num_returns=len(refs), timeout=0.5)[1]:
+            pass
+        return list(ray.get(refs))
+    except BaseException:
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        raise
 
 
 def slice_cutter(sample: Any) -> tuple[Callable[[Any], Any], str | None]:

@@ -298,6 +298,7 @@ def test_under_ray_the_parquet_files_are_scored_as_tasks_and_merge_to_the_same_s
         there = _checks(evaluate_checks(bundle, "QLT001", "ROB005", seed=5))
     finally:
         ray.shutdown()
+    assert there["QLT001"].status == "pass", there["QLT001"].message
     assert "6 Ray tasks" in there["QLT001"].evidence["scored"]
     assert "this process" in here["QLT001"].evidence["scored"]
     assert there["QLT001"].measured == here["QLT001"].measured
