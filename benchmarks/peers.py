@@ -235,6 +235,7 @@ def _figures(task: str, key: str, runs: dict[str, list[Run]], scorecard: dict) -
         "checks": len(scorecard["checks"]),
         "engine_s": scorecard["run"]["duration_s"],
         "slowest_checks": {c["id"]: round(c.get("duration_s", 0.0), 2) for c in slowest},
+        "peer_said": (runs["peer"][-1].stderr.strip().splitlines() or [""])[-1][:200],
     }
 
 
@@ -316,6 +317,8 @@ def main() -> None:
             f"{r['task']}: readiness ran {r['checks']} checks (released={r['released']}), engine {r['engine_s']:.2f} s"
             f" of {r['readiness']['wall_s']:.2f} s wall; slowest: {slowest}"
         )
+        if r["peer_said"]:
+            print(f"{r['task']}: {peer_name} ran {r['peer_said']}")
     what = "drift + classification presets with tests" if peer_name.startswith("evidently") else "reads the files"
     print(
         f"{peer_name}: {what} on the same data (current = the bundle's reference data, reference = its training"

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
 # smoke-run by their own tests below, which also read what they print
-OWN_TESTS = {"peers.py"}
+OWN_TESTS = {"peers.py", "fleet.py"}
 
 
 def test_every_benchmark_has_a_smoke_mode() -> None:
@@ -58,3 +58,13 @@ def test_peers_smoke_times_both_sides_and_prints_the_ratios(tmp_path: Path) -> N
         assert task["ratio_wall"] > 0 and task["ratio_rss"] > 0
         assert task["readiness"]["rss_mib"] > 50  # a real process tree was measured, not an empty one
     assert "wall <= 0.5x, RSS <= 300 MiB: " in out and "wall <= 0.4x, RSS <= 400 MiB: " in out
+
+
+@pytest.mark.slow
+def test_fleet_smoke_compares_jobs_with_one_at_a_time(tmp_path: Path) -> None:
+    out = _smoke("fleet.py", tmp_path, "--json", str(tmp_path / "fleet.json"))
+    figures = json.loads((tmp_path / "fleet.json").read_text())
+    assert figures["bundles"] == 3 and figures["ratio"] > 0
+    assert figures["differences"] == []  # same verdicts, scores and statuses both ways (exit 1 otherwise)
+    assert "3 bundles (1 released, 2 blocked, 0 unusable)" in out  # the defects are real: they block
+    assert "target <= 0.7" in out
