@@ -20,9 +20,10 @@ bounded sample in memory, its half-widths scaled by sqrt(sample / rows) around t
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,7 @@ class Stats:
         if pred.probabilities is None:
             self.has_loss = False
         elif self.has_loss:
-            losses = _row_log_loss(y, pred.probabilities, classes or sorted(set(y.tolist())))
+            losses = metrics.row_log_loss(y, pred.probabilities, classes or sorted(set(y.tolist())))
             self.loss_sum += float(losses.sum())
             self.loss_sq += float((losses * losses).sum())
         if self.task == "binary_classification":
@@ -85,6 +86,23 @@ class Stats:
                 self.neg_hist = np.zeros(BINS, dtype=np.int64)
             self.pos_hist += np.bincount(keys[pos], minlength=BINS)
             self.neg_hist += np.bincount(keys[~pos], minlength=BINS)
+
+    def merge(self, other: Stats) -> None:
+        """Add another part's counters to these (the parts' statistics of a whole merge by addition)."""
+        self.rows += other.rows
+        if self.classes is None:
+            self.classes = other.classes
+        self.confusion.update(other.confusion)
+        self.loss_sum += other.loss_sum
+        self.loss_sq += other.loss_sq
+        self.has_loss = self.has_loss and other.has_loss
+        if other.pos_hist is not None and other.neg_hist is not None:
+            if self.pos_hist is None or self.neg_hist is None:
+                self.pos_hist, self.neg_hist = other.pos_hist.copy(), other.neg_hist.copy()
+            else:
+                self.pos_hist += other.pos_hist
+                self.neg_hist += other.neg_hist
+        self.sums += other.sums
 
     # ------------------------------------------------------------------ values
     def _labels(self) -> list[Any]:
@@ -250,17 +268,6 @@ def order_bins(score: np.ndarray) -> np.ndarray:
     return (key >> np.uint32(_SHIFT)).astype(np.int64)
 
 
-def _row_log_loss(y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
-    """Each row's log loss, clipped and renormalised as `metrics.log_loss` does."""
-    proba = np.asarray(proba, dtype=np.float64)
-    eps = np.finfo(proba.dtype).eps
-    proba = np.clip(proba, eps, 1 - eps)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    index = {c: i for i, c in enumerate(classes)}
-    cols = np.array([index[v] for v in np.asarray(y).tolist()])
-    return -np.log(proba[np.arange(len(cols)), cols])
-
-
 # --------------------------------------------------------------------------- what the checks read
 class Measure:
     """Metric values and one-sided bounds over the reference rows (or a group of them)."""
@@ -364,9 +371,34 @@ class Evidence:
     notes: list[str]
     nonfinite: int = 0
     nonfinite_rows: list[int] = field(default_factory=list)
+    scored_by: str = "this process"
+
+    def merge(self, other: Evidence) -> None:
+        self.overall.merge(other.overall)
+        for key, stats in other.groups.items():
+            col = key[0]
+            if key not in self.groups and sum(1 for c, _ in self.groups if c == col) >= MAX_GROUPS:
+                key = (col, "<other>")
+            self.groups.setdefault(key, Stats(self.overall.task)).merge(stats)
+        self.nonfinite += other.nonfinite
+        self.nonfinite_rows = (self.nonfinite_rows + other.nonfinite_rows)[:20]
 
 
 MAX_GROUPS = 1000  # per slice column; rows of further values are counted under "<other>"
+RAY_CHUNKS_ENV = "READINESS_RAY_CHUNKS"  # a Ray address: score this run's Parquet files there, in parallel
+
+
+@dataclass
+class _Job:
+    """What scoring one part needs besides the model (picklable: it travels to Ray workers)."""
+
+    task: str
+    target: str
+    features: list[str]
+    columns: list[str]
+    cutters: dict[str, Callable[[Any], Any]]
+    # (host, temporary directory) of the run, which holds that node's machine lock shared already
+    holder: tuple[str, str] = ("", "")
 
 
 def stream(
@@ -378,19 +410,38 @@ def stream(
 ) -> Evidence:
     """Score every reference row chunk by chunk with `predictor` (default: the model of `ctx`) and
     gather `Stats` overall and per group of each column in `slices` (a numeric column with more
-    than 20 distinct values is cut at the sample's quartiles)."""
-    from .outputs import nonfinite_rows
+    than 20 distinct values is cut at the sample's quartiles).
 
+    Each Parquet file gives its own statistics, merged in file order. When the run may use a Ray
+    cluster (`READINESS_RAY_CHUNKS`, set for the bundles of `readiness check --ray`), the files are
+    scored there as tasks, in parallel, and merge to the same statistics."""
     model = predictor or ctx
     reference = ctx.reference_data
-    target = ctx.bundle.target
+    target = ctx.bundle.target or ""
     columns = list(dict.fromkeys([*model.feature_columns, *([target] if target else []), *slices]))
-    cutters = {col: slice_cutter(ctx.reference[col]) for col in slices}
-    notes: list[str] = []
-    evidence = Evidence(Stats(task), {}, notes)
-    for chunk in reference.batches(columns):
-        pred = model.predict(chunk[model.feature_columns])
-        y = chunk[target].to_numpy()
+    cutters = {col: slice_cutter(ctx.reference[col])[0] for col in slices}
+    job = _Job(task, target, list(model.feature_columns), columns, cutters, _node())
+    parts = reference.parts()
+    ray = _ray_cluster() if len(parts) > 1 and model.bundle.serving is not None else None
+    if ray is None:
+        results = [_score_part(model, job, reference.part_batches(part, columns)) for part in parts]
+        scored_by = "this process"
+    else:
+        results = _score_on_ray(ray, _portable(model.bundle), job, parts)
+        scored_by = f"{len(parts)} Ray tasks, one per Parquet file"
+    evidence = Evidence(Stats(task), {}, [], scored_by=scored_by)
+    for result in results:
+        evidence.merge(result)
+    return evidence
+
+
+def _score_part(model: Context, job: _Job, batches: Iterator[Any]) -> Evidence:
+    from .outputs import nonfinite_rows
+
+    evidence = Evidence(Stats(job.task), {}, [])
+    for chunk in batches:
+        pred = model.predict(chunk[job.features])
+        y = chunk[job.target].to_numpy()
         bad = nonfinite_rows(pred.probabilities, pred.values)
         if bad is not None and bad.any():
             evidence.nonfinite += int(bad.sum())
@@ -398,17 +449,85 @@ def stream(
                 evidence.nonfinite_rows += chunk.index[bad].tolist()[: 20 - len(evidence.nonfinite_rows)]
             continue  # no metric is judged once any row is NaN: the checks fail on the count
         evidence.overall.add(y, pred)
-        for col, (cut, _) in cutters.items():
+        for col, cut in job.cutters.items():
             keys = cut(chunk[col]).to_numpy()
             for key in np.unique(keys):
                 name = str(key)
                 if (col, name) not in evidence.groups:
                     if sum(1 for c, _ in evidence.groups if c == col) >= MAX_GROUPS:
                         name = "<other>"
-                    evidence.groups.setdefault((col, name), Stats(task))
+                    evidence.groups.setdefault((col, name), Stats(job.task))
                 mask = keys == key
                 evidence.groups[(col, name)].add(y[mask], pred.take(mask))
     return evidence
+
+
+def _ray_cluster() -> Any:
+    """The `ray` module, connected to the cluster `READINESS_RAY_CHUNKS` names; None when not asked or unavailable."""
+    import os
+
+    address = os.environ.get(RAY_CHUNKS_ENV)
+    if not address:
+        return None
+    try:
+        import ray
+    except ImportError:
+        return None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    return ray
+
+
+def _portable(bundle: Any) -> Any:
+    """The bundle without its data, schema or baseline: what a worker needs to score rows with the model."""
+    import dataclasses
+
+    return dataclasses.replace(bundle, reference=None, reference_data=None, baseline=None, schema=None)
+
+
+def _node() -> tuple[str, str]:
+    import socket
+    import tempfile
+
+    return socket.gethostname(), tempfile.gettempdir()
+
+
+def _score_remote(bundle: Any, job: _Job, part: Any) -> Evidence:
+    """One Parquet file scored on a Ray worker, holding its node's machine lock shared (never beside timing).
+
+    On the run's own node the run holds that lock already: taking it again could wait behind a
+    timing run that waits for the run itself, so there the task goes ahead."""
+    from .context import Context
+    from .reference import file_batches
+    from .runner import machine_lock
+
+    lock = contextlib.nullcontext() if _node() == job.holder else machine_lock(None, shared=True)
+    with lock:
+        return _score_part(Context(bundle), job, file_batches(part, job.columns))
+
+
+def _score_on_ray(ray: Any, bundle: Any, job: _Job, parts: Sequence[Any]) -> list[Evidence]:
+    """Every part as a Ray task, at most one per CPU of the cluster at a time; results in the parts' order.
+
+    The tasks ask for no CPU of their own: the bundle's task already holds one, and tasks waiting for
+    CPUs that bundles hold would never start."""
+    task = ray.remote(num_cpus=0, max_retries=0)(_score_remote)
+    width = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    bundle_ref, job_ref = ray.put(bundle), ray.put(job)
+    refs: list[Any] = []
+    try:
+        for part in parts:
+            while len(refs) >= width and len(ray.wait(refs, num_returns=len(refs), timeout=0.5)[1]) >= width:
+                pass  # short waits: a check stopped by its time limit is interrupted between them
+            refs.append(task.remote(bundle_ref, job_ref, part))
+        while ray.wait(refs, num_returns=len(refs), timeout=0.5)[1]:
+            pass
+        return list(ray.get(refs))
+    except BaseException:
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        raise
 
 
 def slice_cutter(sample: Any) -> tuple[Callable[[Any], Any], str | None]:

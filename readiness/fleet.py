@@ -106,14 +106,19 @@ def _verdict(code: int) -> str:
 
 
 def _run_one(
-    bundle: Path, name: str, out_dir: Path, formats: Sequence[str], check_args: Sequence[str]
+    bundle: Path,
+    name: str,
+    out_dir: Path,
+    formats: Sequence[str],
+    check_args: Sequence[str],
+    env: dict[str, str] | None = None,
 ) -> BundleOutcome:
     reports = {fmt: f"{name}.{_SUFFIX[fmt]}" for fmt in dict.fromkeys(["json", *formats])}
     cmd = [sys.executable, "-m", "readiness", "check", str(bundle), "--quiet", *check_args]
     for fmt, file in reports.items():
         cmd += [f"--{fmt}", str(out_dir / file)]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     duration = time.perf_counter() - start
     outcome = BundleOutcome(str(bundle), name, proc.returncode, round(duration, 3), _verdict(proc.returncode))
     scorecard_path = out_dir / reports["json"]
@@ -164,8 +169,14 @@ def _run_one_packed(
     """Check one bundle on a Ray worker: its reports come back as bytes, so no shared filesystem is needed for them."""
     import tempfile
 
+    import ray
+
+    from .chunked import RAY_CHUNKS_ENV
+
+    # the bundle's own check may score the Parquet files of large reference data on the same cluster
+    env = {**os.environ, RAY_CHUNKS_ENV: ray.get_runtime_context().gcs_address}
     with tempfile.TemporaryDirectory(prefix="readiness-ray-") as tmp:
-        outcome = _run_one(Path(bundle), name, Path(tmp), formats, check_args)
+        outcome = _run_one(Path(bundle), name, Path(tmp), formats, check_args, env)
         files = {file: (Path(tmp) / file).read_bytes() for file in outcome.reports.values()}
         if outcome.verdict == "error":  # the JSON scorecard may be absent; nothing else to bring back
             files = {f: b for f, b in files.items() if b}

@@ -65,14 +65,19 @@ def _prf(y_true: np.ndarray, y_pred: np.ndarray, positive: Any) -> tuple[float, 
     return float(precision), float(recall), float(f1)
 
 
-def log_loss(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> float:
+def row_log_loss(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
+    """Each row's log loss: probabilities clipped to [eps, 1 - eps] and renormalised."""
     proba = np.asarray(proba, dtype=np.float64)
     eps = np.finfo(proba.dtype).eps
     proba = np.clip(proba, eps, 1 - eps)
     proba = proba / proba.sum(axis=1, keepdims=True)
     index = {c: i for i, c in enumerate(classes)}
     cols = np.array([index[v] for v in np.asarray(y_true).tolist()])
-    return float(-np.mean(np.log(proba[np.arange(len(cols)), cols])))
+    return -np.log(proba[np.arange(len(cols)), cols])
+
+
+def log_loss(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> float:
+    return float(np.mean(row_log_loss(y_true, proba, classes)))
 
 
 def compute(name: str, task: str, y_true: np.ndarray, pred: Predictions) -> float:

@@ -63,11 +63,54 @@ class Reference:
             offset += len(chunk)
             yield chunk
 
+    def parts(self) -> list[Part]:
+        """The data in parts that can be read apart (one per Parquet file, in reading order; one for rows in memory)."""
+        if not self.files:
+            return [Part(None, 0)]
+        import pyarrow.parquet as pq
+
+        parts, offset = [], 0
+        for file in self.files:
+            parts.append(Part(file, offset))
+            offset += pq.ParquetFile(file).metadata.num_rows
+        return parts
+
+    def part_batches(
+        self, part: Part, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """One part's rows in chunks, numbered as `batches()` numbers them."""
+        if part.file is None:
+            yield from self.batches(columns, chunk_rows)
+        else:
+            yield from file_batches(part, columns, chunk_rows)
+
     def describe(self) -> str:
         """How the rows in memory relate to the whole, for a message."""
         if not self.sampled:
             return f"{self.rows} rows"
         return f"a seeded sample of {len(self.frame)} of {self.rows} rows"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of the reference data read on its own: a Parquet file (None: the rows in memory), and
+    the number of the part's first row across the whole data."""
+
+    file: Path | None
+    offset: int
+
+
+def file_batches(
+    part: Part, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The rows of one Parquet file in chunks, each chunk's index numbering rows across the whole data."""
+    assert part.file is not None
+    offset = part.offset
+    for batch in _record_batches([part.file], columns, chunk_rows):
+        chunk = batch.to_pandas()
+        chunk.index = np.arange(offset, offset + len(chunk))
+        offset += len(chunk)
+        yield chunk
 
 
 def is_parquet(path: Path) -> bool:

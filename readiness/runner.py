@@ -171,6 +171,7 @@ class _Active:
     start: float  # time.perf_counter()
     until: float  # time.monotonic()
     cap: float
+    deferred: bool = False  # its time was once extended to let a running inference be judged first
 
 
 class Runner:
@@ -333,6 +334,14 @@ class Runner:
             return [self._end(item.spec, self._finished(item), item.start, item.worker.ended)]
         if time.monotonic() < item.until:
             return []
+        if not item.deferred and not item.worker.switch.in_inference and "session" in item.spec.requires:
+            # it may be waiting for evidence another check is computing in the model: judge that
+            # inference first (once), so a hung model is cited as such rather than as this check's own timeout
+            inferring = [a.until for a in active if a is not item and a.worker.switch.in_inference]
+            if inferring and max(inferring) > item.until:
+                item.deferred = True
+                item.until = min(max(inferring) + 0.05, self.deadline)
+                return []
         result = self._timed_out(item)  # (still in `active` meanwhile: an interrupt stops it again)
         active.remove(item)
         runs = [self._end(item.spec, result, item.start)]

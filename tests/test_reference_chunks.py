@@ -284,3 +284,22 @@ def test_small_parquet_data_is_read_whole_and_judged_as_before(tmp_path: Path) -
     assert not loaded.reference_data.sampled and len(loaded.reference) == 3_000
     record = _checks(evaluate_checks(bundle, "QLT001"))["QLT001"]
     assert record.measured["roc_auc"]["value"] == pytest.approx(_exact(frame)["roc_auc"], abs=1e-6)
+
+
+def test_under_ray_the_parquet_files_are_scored_as_tasks_and_merge_to_the_same_statistics(big, monkeypatch) -> None:
+    ray = pytest.importorskip("ray", reason="ray (the test extra) is not installed")
+    from readiness.chunked import RAY_CHUNKS_ENV
+
+    bundle, _ = big
+    here = _checks(evaluate_checks(bundle, "QLT001", "ROB005", seed=5))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        monkeypatch.setenv(RAY_CHUNKS_ENV, ray.get_runtime_context().gcs_address)
+        there = _checks(evaluate_checks(bundle, "QLT001", "ROB005", seed=5))
+    finally:
+        ray.shutdown()
+    assert there["QLT001"].status == "pass", there["QLT001"].message
+    assert "6 Ray tasks" in there["QLT001"].evidence["scored"]
+    assert "this process" in here["QLT001"].evidence["scored"]
+    assert there["QLT001"].measured == here["QLT001"].measured
+    assert there["ROB005"].evidence["groups"] == here["ROB005"].evidence["groups"]

@@ -95,9 +95,11 @@ def _scored(ctx: Context) -> str:
     reference = ctx.reference_data
     if not reference.sampled:
         return f"all {reference.rows} rows, in memory"
+    task = ctx.task or ""
+    by = chunked.reference_evidence(ctx, task).scored_by if task in metrics.TASK_METRICS else "this process"
     return (
-        f"all {reference.rows} rows, scored in chunks; a seeded sample of {len(reference.frame)} rows in memory "
-        "for the metrics without a closed-form bound"
+        f"all {reference.rows} rows, scored in chunks by {by}; a seeded sample of {len(reference.frame)} rows "
+        "in memory for the metrics without a closed-form bound"
     )
 
 
