@@ -424,7 +424,8 @@ def stream(
     parts = reference.parts()
     ray = _ray_cluster() if len(parts) > 1 and model.bundle.serving is not None else None
     if ray is None:
-        results = [_score_part(model, job, reference.part_batches(part, columns)) for part in parts]
+        with one_pass_at_a_time(ctx):
+            results = [_score_part(model, job, reference.part_batches(part, columns)) for part in parts]
         scored_by = "this process"
     else:
         results = _score_on_ray(ray, _portable(model.bundle), job, parts)
@@ -433,6 +434,22 @@ def stream(
     for result in results:
         evidence.merge(result)
     return evidence
+
+
+@contextlib.contextmanager
+def one_pass_at_a_time(ctx: Context) -> Iterator[None]:
+    """Hold the run's lock on passes over every reference row: checks running side by side would
+    each hold a chunk at once (the passes are mostly Python, so little time is lost). The wait is
+    in short steps, so a check stopped by its time limit is interrupted while waiting."""
+    import threading
+
+    lock = ctx.memo("context:full_pass_lock", threading.Lock)
+    while not lock.acquire(timeout=0.05):
+        pass
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _score_part(model: Context, job: _Job, batches: Iterator[Any]) -> Evidence:

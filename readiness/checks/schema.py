@@ -374,7 +374,10 @@ def reference_validates(ctx: Context) -> Result:
 
     schema = ctx.bundle.schema
     if ctx.reference_data.sampled:
-        return _validate_chunks(ctx)
+        from ..chunked import one_pass_at_a_time
+
+        with one_pass_at_a_time(ctx):
+            return _validate_chunks(ctx)
     frame = ctx.reference
     target = ctx.bundle.target
     if target and target in frame.columns and target not in schema.columns:
