@@ -373,13 +373,16 @@ class Evidence:
     nonfinite_rows: list[int] = field(default_factory=list)
     scored_by: str = "this process"
 
+    def group(self, col: str, name: str) -> Stats:
+        """The statistics of one slice group; past MAX_GROUPS groups of a column, its "<other>" group."""
+        if (col, name) not in self.groups and sum(1 for c, _ in self.groups if c == col) >= MAX_GROUPS:
+            name = "<other>"
+        return self.groups.setdefault((col, name), Stats(self.overall.task))
+
     def merge(self, other: Evidence) -> None:
         self.overall.merge(other.overall)
-        for key, stats in other.groups.items():
-            col = key[0]
-            if key not in self.groups and sum(1 for c, _ in self.groups if c == col) >= MAX_GROUPS:
-                key = (col, "<other>")
-            self.groups.setdefault(key, Stats(self.overall.task)).merge(stats)
+        for (col, name), stats in other.groups.items():
+            self.group(col, name).merge(stats)
         self.nonfinite += other.nonfinite
         self.nonfinite_rows = (self.nonfinite_rows + other.nonfinite_rows)[:20]
 
@@ -469,13 +472,8 @@ def _score_part(model: Context, job: _Job, batches: Iterator[Any]) -> Evidence:
         for col, cut in job.cutters.items():
             keys = cut(chunk[col]).to_numpy()
             for key in np.unique(keys):
-                name = str(key)
-                if (col, name) not in evidence.groups:
-                    if sum(1 for c, _ in evidence.groups if c == col) >= MAX_GROUPS:
-                        name = "<other>"
-                    evidence.groups.setdefault((col, name), Stats(job.task))
                 mask = keys == key
-                evidence.groups[(col, name)].add(y[mask], pred.take(mask))
+                evidence.group(col, str(key)).add(y[mask], pred.take(mask))
     return evidence
 
 

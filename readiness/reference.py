@@ -56,12 +56,8 @@ class Reference:
             for start in range(0, len(frame), chunk_rows):
                 yield frame.iloc[start : start + chunk_rows]
             return
-        offset = 0
-        for batch in _record_batches(self.files, columns, chunk_rows):
-            chunk = batch.to_pandas()
-            chunk.index = np.arange(offset, offset + len(chunk))
-            offset += len(chunk)
-            yield chunk
+        for part in self.parts():
+            yield from file_batches(part, columns, chunk_rows)
 
     def parts(self) -> list[Part]:
         """The data in parts that can be read apart (one per Parquet file, in reading order; one for rows in memory)."""

@@ -393,19 +393,7 @@ def reference_validates(ctx: Context) -> Result:
         groups = summarise_failures(cases)
         bad_rows = {int(i) for i in cases["index"] if i is not None and not _isna(i)}
         measured.update({"failures": len(cases), "failing_rows": len(bad_rows), "groups": len(groups)})
-        shown = []
-        for g in groups[:5]:
-            if g["column"] is None:  # table-level: the failure case names the column
-                shown.append(f"{g['check']}: {', '.join(g['examples'])}")
-            else:
-                shown.append(f"column {g['column']!r} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
-        more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
-        where = f" in {len(bad_rows)} of {len(frame)} row(s)" if bad_rows else ""
-        return failed(
-            f"{len(cases)} failure(s){where}: {'; '.join(shown)}{more}",
-            measured,
-            {"failures": groups},
-        )
+        return failed(_failure_message(groups, len(cases), len(bad_rows), len(frame)), measured, {"failures": groups})
     except pa.errors.SchemaError as exc:  # raised by some schema-level problems even when lazy
         return failed(f"the data does not fit the schema: {exc}", measured)
     return passed(f"all {len(frame)} row(s) validate against the schema", measured)
@@ -447,15 +435,21 @@ def _validate_chunks(ctx: Context) -> Result:
         return passed(f"all {reference.rows} row(s) validate against the schema (checked in chunks)", measured)
     groups = sorted(merged.values(), key=lambda g: (-g["failures"], str(g["column"]), g["check"]))
     measured.update({"failures": failures, "failing_rows": failing_rows, "groups": len(groups)})
+    message = _failure_message(groups, failures, failing_rows, reference.rows)
+    return failed(message, measured, {"failures": groups[:50]})
+
+
+def _failure_message(groups: list[dict[str, Any]], failures: int, failing_rows: int, rows: int) -> str:
+    """SCH003's one line: how many failures in how many rows, and the five largest (column, check) groups."""
     shown = []
     for g in groups[:5]:
-        if g["column"] is None:
+        if g["column"] is None:  # table-level: the failure case names the column
             shown.append(f"{g['check']}: {', '.join(g['examples'])}")
         else:
             shown.append(f"column {g['column']!r} {g['check']}: {g['failures']}x (e.g. {', '.join(g['examples'])})")
     more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
-    where = f" in {failing_rows} of {reference.rows} row(s)" if failing_rows else ""
-    return failed(f"{failures} failure(s){where}: {'; '.join(shown)}{more}", measured, {"failures": groups[:50]})
+    where = f" in {failing_rows} of {rows} row(s)" if failing_rows else ""
+    return f"{failures} failure(s){where}: {'; '.join(shown)}{more}"
 
 
 def _csv_floats(ctx: Context, frame: Any) -> tuple[Any, list[str]]:
