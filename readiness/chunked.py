@@ -174,11 +174,11 @@ class Stats:
     # ------------------------------------------------------------------ closed-form bounds
     def bounds(self, name: str, confidence: float) -> tuple[float | None, float | None, str] | None:
         """One-sided bounds at `confidence` each, and the method; None when no closed form exists."""
-        from scipy.stats import norm
+        from scipy.special import ndtri
 
         from .stats import share_interval
 
-        z = float(norm.ppf(confidence))
+        z = float(ndtri(confidence))
         n = self.rows
         if self.task == "regression":
             if name == "r2" or n < 2:

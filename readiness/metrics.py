@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .errors import OutputMismatch
 from .runtime import Predictions
@@ -41,6 +40,21 @@ class UnknownMetric(ValueError):
 
 def _positive_label(classes: Sequence[Any] | None) -> Any:
     return classes[-1] if classes else 1
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their mean rank, as `scipy.stats.rankdata` gives them (all NaN
+    when any value is NaN), without importing scipy.stats (half a second and 50 MB at start-up)."""
+    values = np.asarray(values).ravel()
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return np.full(values.shape, np.nan)
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray, positive: Any = 1) -> float:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
+from scipy.special import bdtr, bdtrc, betaincinv
 
 
 def upper_rank(n: int, q: float, confidence: float) -> int | None:
@@ -30,7 +30,7 @@ def upper_rank(n: int, q: float, confidence: float) -> int | None:
     _validate(n, q, confidence)
     if n == 0:
         return None
-    cdf = binom.cdf(np.arange(n + 1), n, q)  # cdf[m] = P(B <= m)
+    cdf = bdtr(np.arange(n + 1), n, q)  # cdf[m] = P(B <= m)
     ok = np.flatnonzero(cdf[:n] >= confidence)  # P(B <= k - 1) >= c for k = m + 1 <= n
     return int(ok[0]) + 1 if ok.size else None
 
@@ -41,7 +41,7 @@ def lower_rank(n: int, q: float, confidence: float) -> int | None:
     _validate(n, q, confidence)
     if n == 0:
         return None
-    sf = binom.sf(np.arange(n), n, q)  # sf[m] = P(B > m) = P(B >= m + 1)
+    sf = bdtrc(np.arange(n), n, q)  # sf[m] = P(B > m) = P(B >= m + 1)
     ok = np.flatnonzero(sf >= confidence)  # P(B >= j) >= c for j = m + 1
     return int(ok[-1]) + 1 if ok.size else None
 
@@ -134,8 +134,6 @@ class ShareInterval:
 def share_interval(events: int, samples: int, confidence: float) -> ShareInterval:
     """Clopper-Pearson bounds on a binomial share: each one-sided at `confidence` (together a two-sided
     interval at 2c - 1), exact for any sample size, no normal approximation."""
-    from scipy.stats import beta
-
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence {confidence} must be strictly between 0 and 1")
     if samples <= 0:
@@ -143,8 +141,8 @@ def share_interval(events: int, samples: int, confidence: float) -> ShareInterva
     if not 0 <= events <= samples:
         raise ValueError(f"{events} events out of {samples} samples")
     alpha = 1.0 - confidence
-    lower = 0.0 if events == 0 else float(beta.ppf(alpha, events, samples - events + 1))
-    upper = 1.0 if events == samples else float(beta.ppf(confidence, events + 1, samples - events))
+    lower = 0.0 if events == 0 else float(betaincinv(events, samples - events + 1, alpha))
+    upper = 1.0 if events == samples else float(betaincinv(events + 1, samples - events, confidence))
     return ShareInterval(events, samples, confidence, lower, upper)
 
 
@@ -164,3 +162,15 @@ def planned_sizes(first: int, cap: int) -> list[int]:
     while sizes[-1] < cap:
         sizes.append(min(cap, 2 * sizes[-1]))
     return sizes
+
+
+def mean_bounds(
+    values: np.ndarray, confidence: float, rng: np.random.Generator, resamples: int = 2000
+) -> tuple[float, float]:
+    """One-sided bounds at `confidence` each on the mean of `values`: a seeded percentile bootstrap
+    (the 1 - c and c quantiles of the means of `resamples` resamples), as
+    `scipy.stats.bootstrap(method="percentile")` at confidence level 2c - 1 gives them."""
+    values = np.asarray(values, dtype=np.float64)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [100 * (1 - confidence), 100 * confidence])
+    return float(low), float(high)

@@ -128,3 +128,16 @@ def test_request_rows_convert_a_bounded_chunk_of_a_large_data_set(monkeypatch):
     for _ in range(1000):
         rows.next_batch()
     assert rows.distinct_rows == 4000  # no row twice before every row once
+
+
+def test_mean_bounds_agree_with_scipys_percentile_bootstrap():
+    from scipy.stats import bootstrap
+
+    values = np.random.default_rng(4).gamma(2.0, 1.0, 50)  # skewed, like chunk times
+    low, high = stats.mean_bounds(values, 0.95, np.random.default_rng(0))
+    ref = bootstrap((values,), np.mean, confidence_level=0.90, n_resamples=20000, method="percentile", rng=1)
+    width = ref.confidence_interval.high - ref.confidence_interval.low
+    assert low == pytest.approx(ref.confidence_interval.low, abs=0.05 * width)
+    assert high == pytest.approx(ref.confidence_interval.high, abs=0.05 * width)
+    assert low < values.mean() < high
+    assert stats.mean_bounds(values, 0.95, np.random.default_rng(0)) == (low, high)  # seeded

@@ -196,3 +196,13 @@ def test_paired_interval_falls_back_to_the_bootstrap_without_a_closed_form():
         "f1", "binary_classification", y, a, b, rng=np.random.default_rng(0), n_resamples=200
     )
     assert "bootstrap" in method and lo < hi
+
+
+def test_rankdata_matches_scipy_with_ties_and_nan():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    for values in (rng.integers(0, 20, 500).astype(np.float32), rng.normal(size=300), np.array([3.0]), np.array([])):
+        np.testing.assert_array_equal(metrics.rankdata(values), rankdata(values))
+    with_nan = np.array([1.0, np.nan, 0.5])
+    np.testing.assert_array_equal(metrics.rankdata(with_nan), rankdata(with_nan))

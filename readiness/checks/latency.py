@@ -224,8 +224,6 @@ def throughput(ctx: Any) -> Result:
     bootstrap (seeded) over the means of 50 contiguous chunks of calls gives its bounds. Passes when the lower
     bound meets the target, fails when the upper bound misses it, else inconclusive.
     """
-    from scipy.stats import bootstrap
-
     confidence = _confidence(ctx)
     b = ctx.max_batch_size
     r = timing.rig(ctx, float(ctx.threshold("latency_warmup_cap_s")))
@@ -239,17 +237,10 @@ def throughput(ctx: Any) -> Result:
     chunks = min(50, arr.size)
     usable = arr[: arr.size - arr.size % chunks]
     chunk_means = usable.reshape(chunks, -1).mean(axis=1)
-    res = bootstrap(
-        (chunk_means,),
-        np.mean,
-        confidence_level=2 * confidence - 1,
-        n_resamples=2000,
-        method="percentile",
-        random_state=ctx.rng("LAT002"),
-    )
+    low_ns, high_ns = stats.mean_bounds(chunk_means, confidence, ctx.rng("LAT002"), resamples=2000)
     rps = b * 1e9 / usable.mean()
-    lower = b * 1e9 / res.confidence_interval.high
-    upper = b * 1e9 / res.confidence_interval.low
+    lower = b * 1e9 / high_ns
+    upper = b * 1e9 / low_ns
     target = ctx.serving.slo.throughput_rps if ctx.serving else None
     measured = {
         "batch_size": b,

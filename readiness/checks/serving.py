@@ -351,12 +351,8 @@ def _load_bodies(ctx: Context, batch_size: int) -> list[str]:
 
 def _rate_bounds(errors: int, n: int, confidence: float) -> tuple[float, float]:
     """One-sided Clopper-Pearson bounds on an error rate at `confidence` each."""
-    from scipy.stats import beta
-
-    alpha = 1 - confidence
-    lower = 0.0 if errors == 0 else float(beta.ppf(alpha, errors, n - errors + 1))
-    upper = 1.0 if errors == n else float(beta.ppf(1 - alpha, errors + 1, n - errors))
-    return lower, upper
+    interval = stats.share_interval(errors, n, confidence)
+    return interval.lower, interval.upper
 
 
 def _ms(ns: float | None) -> float | None:
