@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SAMPLE_ROWS = 50_000
 CHUNK_ROWS = 16_384  # rows per chunk: more gains no speed, and peak memory grows with it
+READ_BUFFER_BYTES = 64 * 1024  # per column: pages stream from the file instead of whole column chunks
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # the sample's seed is fixed (not the run's --seed): the same data always gives the same sample
 SAMPLE_SEED = zlib.crc32(b"readiness reference sample")
@@ -173,8 +174,11 @@ def _record_batches(files: Sequence[Path], columns: Sequence[str] | None, chunk_
     import pyarrow.parquet as pq
 
     for file in files:
-        # pages are decoded as the batches are read (no pre-buffering): memory follows the chunk, not the file
-        reader = pq.ParquetFile(file, pre_buffer=False)
+        # pages are read and decoded as the batches are (no pre-buffering, a small read buffer per
+        # column): memory follows the chunk, not the row group. Without `buffer_size` pyarrow reads
+        # each column chunk of a row group whole, and writers default to row groups of 1Mi rows:
+        # 2M rows written by pandas peaked at 322 MiB of Arrow memory that way, 73 MiB this way.
+        reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
         yield from reader.iter_batches(
             batch_size=chunk_rows, columns=None if columns is None else list(columns), use_threads=False
         )
