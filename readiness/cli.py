@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,40 +234,49 @@ def check(
     )
     interactive = sys.stderr.isatty() and not quiet
     listener, progress = _progress(interactive, quiet)
-    the_plan = plan(
-        path,
-        trust=trust,
-        root=root,
-        seed=seed,
-        select=_split(select) or None,
-        ignore=_split(ignore),
-        fail_on=fail_on,
-        timeouts=Timeouts(run_s=run_timeout, check_s=check_timeout),
-        endpoint=live,
-        workers=workers,
-    )
-    try:
-        scorecard = the_plan.run(listener=listener)
-    except KeyboardInterrupt as exc:
-        if any(worker.is_alive() for worker in the_plan.stragglers):  # cannot unwind: leave without finalising
+    from .runner import working
+
+    began = time.monotonic()
+    # the machine lock, shared, from here to the reports: loading and imports are work too (the
+    # timing phase of another run must not share the CPUs with them); the run limit counts from here
+    with working(began + run_timeout):
+        the_plan = plan(
+            path,
+            trust=trust,
+            root=root,
+            seed=seed,
+            select=_split(select) or None,
+            ignore=_split(ignore),
+            fail_on=fail_on,
+            timeouts=Timeouts(run_s=run_timeout, check_s=check_timeout),
+            endpoint=live,
+            workers=workers,
+        )
+        the_plan.started_monotonic = began
+        try:
+            scorecard = the_plan.run(listener=listener)
+        except KeyboardInterrupt as exc:
+            if any(worker.is_alive() for worker in the_plan.stragglers):  # cannot unwind: leave without finalising
+                if progress is not None:
+                    progress.stop()
+                terminated = isinstance(exc, Terminated)
+                click.echo(
+                    f"readiness: interrupted ({'SIGTERM' if terminated else 'SIGINT'}); no report written", err=True
+                )
+                exit_now(EXIT_SIGTERM if terminated else EXIT_SIGINT, the_plan.stragglers)
+            raise
+        finally:
             if progress is not None:
                 progress.stop()
-            terminated = isinstance(exc, Terminated)
-            click.echo(f"readiness: interrupted ({'SIGTERM' if terminated else 'SIGINT'}); no report written", err=True)
-            exit_now(EXIT_SIGTERM if terminated else EXIT_SIGINT, the_plan.stragglers)
-        raise
-    finally:
-        if progress is not None:
-            progress.stop()
-    written = write_reports(scorecard, report_paths)
-    if interactive:
-        from rich.console import Console
+        written = write_reports(scorecard, report_paths)
+        if interactive:
+            from rich.console import Console
 
-        terminal.rich_table(scorecard, Console())
-    else:
-        terminal.plain(scorecard, sys.stdout, quiet=quiet)
-    for fmt, dest in written:
-        click.echo(f"wrote {fmt} scorecard: {dest}")
+            terminal.rich_table(scorecard, Console())
+        else:
+            terminal.plain(scorecard, sys.stdout, quiet=quiet)
+        for fmt, dest in written:
+            click.echo(f"wrote {fmt} scorecard: {dest}")
     exit_now(EXIT_RELEASED if scorecard.released else EXIT_BLOCKED, the_plan.stragglers)
 
 

@@ -388,6 +388,67 @@ TURNSTILE_NAME = "readiness-exclusive.turnstile"
 _POLL_S = 0.02
 
 
+class _Hold:
+    """This process's share of the machine lock for all of its work (`working`)."""
+
+    def __init__(self, main: Any, turnstile: Any, deadline: float | None) -> None:
+        self.main, self.turnstile, self.deadline = main, turnstile, deadline
+        self.active = False
+
+    def take(self) -> bool:
+        import fcntl
+
+        if _flock(self.turnstile, fcntl.LOCK_EX, self.deadline):  # a reader passes through the turnstile
+            fcntl.flock(self.turnstile, fcntl.LOCK_UN)
+            self.active = _flock(self.main, fcntl.LOCK_SH, self.deadline)
+        return self.active
+
+    def suspend(self) -> None:
+        import fcntl
+
+        if self.active:
+            fcntl.flock(self.main, fcntl.LOCK_UN)
+            self.active = False
+
+
+_hold: _Hold | None = None  # set while `working()` holds the lock for this whole process
+
+
+@contextlib.contextmanager
+def working(deadline: float | None = None) -> Iterator[bool]:
+    """Hold the machine lock shared for all of this process's work, not only its untimed checks.
+
+    Loading the bundle, importing the libraries and writing the reports are work too: without
+    this, a run starting up (seconds of imports and reading data) would share the CPUs with
+    another run's timing. Inside, `machine_lock(shared=True)` finds the lock already held and
+    `machine_lock()` (the timing phase) lets go of the share while it holds the lock exclusively,
+    then takes the share again. Yields False when the share could not be taken by `deadline`
+    (the run then goes on, and its phases lock as they would without this).
+    """
+    global _hold
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # pragma: no cover - not POSIX
+        yield True
+        return
+    directory = Path(tempfile.gettempdir())
+    try:
+        main = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held for the with-block
+        turnstile = open(directory / TURNSTILE_NAME, "a+")  # noqa: SIM115
+    except OSError:
+        yield True
+        return
+    with main, turnstile:
+        hold = _Hold(main, turnstile, deadline)
+        taken = hold.take()
+        _hold = hold if taken else None
+        try:
+            yield taken
+        finally:
+            _hold = None
+            hold.suspend()
+
+
 @contextlib.contextmanager
 def machine_lock(deadline: float | None = None, *, shared: bool = False) -> Iterator[bool]:
     """Hold the reader/writer lock every readiness process on this machine shares.
@@ -405,6 +466,19 @@ def machine_lock(deadline: float | None = None, *, shared: bool = False) -> Iter
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield True
+        return
+    hold = _hold
+    if hold is not None and hold.active:
+        if shared:  # this process's whole-run share covers it
+            yield True
+            return
+        hold.suspend()  # a share and the exclusive lock on two descriptors would wait for each other
+        try:
+            with machine_lock(deadline) as held:
+                yield held
+        finally:
+            if _hold is hold:
+                hold.take()  # the share again, for the rest of the run's work
         return
     directory = Path(tempfile.gettempdir())
     try:

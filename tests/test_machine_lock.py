@@ -35,12 +35,30 @@ with machine_lock(deadline, shared=mode == "read") as held:
 """
 
 
+# A whole run: `working()` holds the lock shared while it loads; its timing phase takes it exclusively
+# and the share comes back after it (each step waits for a line from the test).
+RUN = """
+import sys, time
+from readiness.runner import machine_lock, working
+print("asking", flush=True)
+with working() as held:
+    print("loading" if held else "gave up", flush=True)
+    sys.stdin.readline()
+    with machine_lock() as timing:
+        print("timing" if timing else "gave up", flush=True)
+        sys.stdin.readline()
+    print("reporting", flush=True)
+    sys.stdin.readline()
+"""
+
+
 class Holder:
-    """A process that takes the lock (`read`: shared, `write`: exclusive) and holds it until released."""
+    """A process that takes the lock (`read`: shared, `write`: exclusive, `run`: as a whole run does)
+    and holds it until released."""
 
     def __init__(self, machine: Path, mode: str, wait: str = "forever") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, mode, wait],
+            [sys.executable, "-c", RUN] if mode == "run" else [sys.executable, "-c", HOLDER, mode, wait],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -67,9 +85,13 @@ class Holder:
         ready, _, _ = select.select([self._fd], [], [], 0)
         return not ready and not self._buffer and self.proc.poll() is None
 
-    def release(self) -> None:
+    def step(self) -> None:
+        """Let the process go on (a `run` to its next phase)."""
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
+
+    def release(self) -> None:
+        self.step()
         assert self.proc.wait(BACKSTOP_S) == 0
 
     def kill(self) -> None:
@@ -160,4 +182,30 @@ def test_a_waiting_writer_is_not_starved_by_new_readers(machine):
     writer.release()
     assert late.said() == "held"
     late.release()
+    assert not _locked(machine.dir / LOCK_NAME) and not _locked(machine.dir / TURNSTILE_NAME)
+
+
+def test_a_run_shares_the_machine_from_loading_to_reporting_and_times_alone(machine):
+    """`working()` covers a run's loading and reporting, not only its untimed checks: another run's
+    timing waits for them. The run's own timing phase lets go of its share (holding a share and
+    asking for the exclusive lock would wait for itself) and takes it back afterwards."""
+    run = machine("run")
+    assert run.said() == "loading"
+    other = machine("write")
+    _until(lambda: _locked(machine.dir / TURNSTILE_NAME))
+    assert other.silent()  # another run's timing waits while this one loads
+    run.step()  # to the timing phase: the share is let go, the earlier writer goes first
+    assert other.said() == "held"
+    assert run.silent()
+    other.release()
+    assert run.said() == "timing"
+    reader = machine("read")
+    assert reader.silent()  # nothing else works while the run times
+    run.step()
+    assert run.said() == "reporting"
+    assert reader.said() == "held"  # shares again, side by side
+    reader.release()
+    late_writer = machine("write", wait="0.3")
+    assert late_writer.said() == "gave up"  # the reporting run holds its share again
+    run.release()
     assert not _locked(machine.dir / LOCK_NAME) and not _locked(machine.dir / TURNSTILE_NAME)
