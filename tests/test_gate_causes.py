@@ -141,3 +141,13 @@ def test_the_json_scorecard_with_causes_validates_against_the_schema(folded_card
 
     schema = json.loads(resources.files("readiness").joinpath("schemas/scorecard.schema.json").read_text())
     jsonschema.validate(json.loads(folded_card.to_json()), schema)
+
+
+def test_no_lowest_category_is_named_when_every_category_is_full(bundle):
+    """'(lowest: artifact 100%)' says nothing: with every category at 100% the line stops at the score."""
+    sc, _ = evaluate(bundle, registry=_registry({"ARTA001": ("pass", []), "QLTA001": ("pass", [])}), today=TODAY)
+    assert set(sc.scores["categories"].values()) == {1.0}
+    assert verdict_line(sc).rstrip(")").endswith("readiness 100%")
+    assert "lowest" not in verdict_line(sc)
+    assert "lowest" not in markdown.render(sc)
+    assert "lowest:" not in html.render(sc)

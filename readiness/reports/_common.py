@@ -103,13 +103,21 @@ def lowest_category(scorecard: Scorecard) -> str | None:
     return min(categories, key=lambda cat: (categories[cat], cat)) if categories else None
 
 
-def score_line(scorecard: Scorecard) -> str:
-    """The overall readiness with the lowest category beside it, e.g. 'readiness 86% (lowest: operational 0%)'."""
-    text = f"readiness {pct(scorecard.scores.get('overall'))}"
+def lowest_text(scorecard: Scorecard) -> str:
+    """'lowest: operational 0%', or '' when there is no category or every one is at 100%."""
     low = lowest_category(scorecard)
-    if low is not None:
-        text += f" (lowest: {low} {pct(scorecard.scores['categories'][low])})"
-    return text
+    if low is None:
+        return ""
+    score = scorecard.scores["categories"][low]
+    return "" if score >= 1 else f"lowest: {low} {pct(score)}"
+
+
+def score_line(scorecard: Scorecard) -> str:
+    """The overall readiness with the lowest category beside it, e.g. 'readiness 86% (lowest: operational 0%)'
+    (alone when every category is at 100%)."""
+    text = f"readiness {pct(scorecard.scores.get('overall'))}"
+    low = lowest_text(scorecard)
+    return f"{text} ({low})" if low else text
 
 
 def consequences_of(scorecard: Scorecard) -> dict[str, str]:

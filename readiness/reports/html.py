@@ -32,7 +32,7 @@ from ._common import (
     flatten,
     fmt,
     is_number,
-    lowest_category,
+    lowest_text,
     mlts_band,
     model_label,
     normalized,
@@ -100,7 +100,7 @@ def _view(card: Scorecard) -> dict[str, Any]:
         "description": card.model.get("description"),
         "counts": counts_line(card) or "no checks ran",
         "overall": pct(card.scores.get("overall")),
-        "lowest": _lowest(card),
+        "lowest": lowest_text(card),
         "categories": [
             {
                 "name": name,
@@ -209,11 +209,6 @@ def _banner_reason(card: Scorecard, reason: str) -> str:
         return _clip(reason, REASON_CHARS)
     head = reason.split("; because of it ", 1)[0]
     return _clip(head, REASON_CHARS) + f" (and {len(folded)} check(s) could not run because of it)"
-
-
-def _lowest(card: Scorecard) -> str:
-    low = lowest_category(card)
-    return f"lowest: {low} {pct(card.scores['categories'][low])}" if low else ""
 
 
 def _rate(value: Any) -> str:
