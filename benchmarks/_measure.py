@@ -101,3 +101,18 @@ def load_average() -> str:
         return ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def exclusive_check_ids(python: str | None = None) -> set[str]:
+    """Ids of the checks that run alone (timing-sensitive), asked of readiness in a child process
+    (so this process stays small)."""
+    import sys
+
+    code = "from readiness.registry import default_registry; print(*[s.id for s in default_registry() if s.exclusive])"
+    proc = subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(proc.stdout.split())
+
+
+def alone_seconds(scorecard: dict, exclusive: set[str]) -> float:
+    """How long a scorecard's timing-sensitive checks took (they run alone, one after another)."""
+    return sum(c.get("duration_s") or 0.0 for c in scorecard.get("checks", []) if c["id"] in exclusive)

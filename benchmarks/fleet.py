@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import load_average, measure, median  # noqa: E402
+from _measure import alone_seconds, exclusive_check_ids, load_average, measure, median  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.7
@@ -140,16 +140,10 @@ def _comparable(card: dict) -> dict:
     }
 
 
-def _exclusive_ids() -> set[str]:
-    """Ids of the checks that run alone (timing-sensitive), asked of readiness in a child process."""
-    code = "from readiness.registry import default_registry; print(*[s.id for s in default_registry() if s.exclusive])"
-    return set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-
-
 def _singles(bundles: list[Path], out: Path, check_args: list[str]) -> tuple[float, dict[str, dict], float]:
     """(summed wall time, each bundle's comparable results, summed duration of the checks that ran alone)."""
     total, results, alone = 0.0, {}, 0.0
-    exclusive = _exclusive_ids()
+    exclusive = exclusive_check_ids()
     for bundle in bundles:
         card = out / f"{bundle.name}.json"
         run = measure([sys.executable, "-m", "readiness", "check", str(bundle), "--json", str(card), *check_args])
@@ -157,7 +151,7 @@ def _singles(bundles: list[Path], out: Path, check_args: list[str]) -> tuple[flo
         if run.code in (0, 1):
             data = json.loads(card.read_text())
             results[bundle.name] = _comparable(data)
-            alone += sum(c.get("duration_s") or 0.0 for c in data.get("checks", []) if c["id"] in exclusive)
+            alone += alone_seconds(data, exclusive)
         else:
             results[bundle.name] = {"exit": run.code}
     return total, results, alone
