@@ -8,6 +8,7 @@ directory as the machine's (TMPDIR), so the suite's own readiness runs do not in
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -209,3 +210,45 @@ def test_a_run_shares_the_machine_from_loading_to_reporting_and_times_alone(mach
     assert late_writer.said() == "gave up"  # the reporting run holds its share again
     run.release()
     assert not _locked(machine.dir / LOCK_NAME) and not _locked(machine.dir / TURNSTILE_NAME)
+
+
+def test_readiness_check_loads_runs_and_reports_inside_its_share(tmp_path: Path, monkeypatch):
+    """`readiness check` takes its share before it loads the bundle and lets it go after the reports
+    are written (the share itself is tested above with real processes)."""
+    from builders import write_bundle
+    from click.testing import CliRunner
+
+    import readiness.cli
+    import readiness.engine
+    import readiness.runner
+    from readiness.cli import main
+
+    events: list[str] = []
+    real_plan, real_working, real_write = readiness.engine.plan, readiness.runner.working, readiness.cli.write_reports
+
+    def write_reports(*args, **kwargs):
+        events.append("report")
+        return real_write(*args, **kwargs)
+
+    def plan(*args, **kwargs):
+        events.append("load")
+        return real_plan(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def working(deadline=None):
+        events.append("share")
+        with real_working(deadline) as held:
+            yield held
+        events.append("let go")
+
+    monkeypatch.setattr(readiness.engine, "plan", plan)
+    monkeypatch.setattr(readiness.runner, "working", working)
+    monkeypatch.setattr(readiness.cli, "write_reports", write_reports)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    out = tmp_path / "card.json"
+    result = CliRunner().invoke(
+        main, ["check", str(write_bundle(tmp_path / "b")), "--select", "ART001", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert events == ["share", "load", "report", "let go"]
+    assert out.is_file()
