@@ -106,6 +106,14 @@ def test_example_scorecard_in_chromium_at_phone_width(browser, example_bundle, t
     assert errors == []
     _first_screen_shows_verdict(browser, "RELEASED" if card.released else "BLOCKED")
     _keep(browser, "example-phone.png", tmp_path)
+    # every check opened: its `measured` table wraps long values (a 64-digit sha256) to the phone's
+    # width instead of hiding them past the right edge of a box that scrolls sideways
+    widest = browser.execute_script(
+        "document.querySelectorAll('details').forEach(d => d.open = true);"
+        "return Math.max(...[...document.querySelectorAll('.tablewrap table')]"
+        ".map(t => t.getBoundingClientRect().right));"
+    )
+    assert widest <= PHONE["width"], f"a table reaches {widest} px on a {PHONE['width']} px screen"
 
 
 def test_blocked_scorecard_with_charts_and_hostile_strings(browser, tmp_path):
