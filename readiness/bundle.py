@@ -9,6 +9,7 @@ a broken model file is a check result, not a loading error.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import re
 import sys
@@ -222,6 +223,52 @@ def _check_schema_keys(path: Path, data: Any) -> None:
 
 
 # --------------------------------------------------------------------------- reference data
+# A gzipped CSV may unpack to at most this many times its own size (and at least MIN_UNPACKED_CAP
+# bytes): CSV of numbers packs 3 to 10 times, a "zip bomb" a thousand times (10 MB -> 10 GB).
+MAX_UNPACK_RATIO = 50
+MIN_UNPACKED_CAP = 64 * 1024 * 1024
+
+
+class _UnpackedTooLarge(Exception):
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.cap = cap
+
+
+class _CappedGzip(io.RawIOBase):
+    """A gzip file's bytes, unpacked as they are read, refusing more than `cap` of them."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        import gzip
+
+        self._gz = gzip.open(path, "rb")
+        self.cap, self.count = cap, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._gz.readinto(buffer)
+        self.count += n
+        if self.count > self.cap:
+            raise _UnpackedTooLarge(self.cap)
+        return n
+
+    def close(self) -> None:
+        self._gz.close()
+        super().close()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    if path.suffix.lower() != ".gz":
+        return pd.read_csv(path)
+    cap = max(MIN_UNPACKED_CAP, MAX_UNPACK_RATIO * path.stat().st_size)
+    with io.BufferedReader(_CappedGzip(path, cap)) as stream:
+        return pd.read_csv(stream)
+
+
 def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
     import pandas as pd
 
@@ -230,7 +277,7 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt", ".gz"):
-            frame = pd.read_csv(path)
+            frame = _read_csv(path)
         else:
             raise BundleError(
                 file,
@@ -240,6 +287,14 @@ def load_table(path: Path, file: Path, key: str) -> pd.DataFrame:
             )
     except BundleError:
         raise
+    except _UnpackedTooLarge as exc:
+        raise BundleError(
+            path,
+            None,
+            f"the gzipped data unpacks to more than {exc.cap:,} bytes ({MAX_UNPACK_RATIO} times the file's"
+            f" size, at least {MIN_UNPACKED_CAP:,}); it was not read further",
+            "store large data as Parquet (a file or a directory of files, read in chunks), or unpack it yourself",
+        ) from None
     except pd.errors.EmptyDataError:
         raise BundleError(
             path,

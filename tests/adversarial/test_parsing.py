@@ -240,3 +240,38 @@ def test_random_manifest_structures_are_exit_2_or_success(base, table):
     except (TypeError, ValueError):
         return
     _write_and_load(base, "readiness.toml", text.encode())
+
+
+def _gzip_reference(bundle: Path, unpacked_bytes: int = 0) -> Path:
+    """The bundle's reference.csv gzipped (its data rows repeated until it unpacks to at least
+    `unpacked_bytes`), named in the manifest."""
+    import gzip
+
+    lines = (bundle / "reference.csv").read_text().splitlines(keepends=True)
+    target = bundle / "reference.csv.gz"
+    with gzip.open(target, "wt", compresslevel=6) as fh:
+        fh.writelines(lines)
+        body = "".join(lines[1:]) * 1000
+        for _ in range(unpacked_bytes // len(body)):
+            fh.write(body)
+    (bundle / "reference.csv").unlink()
+    toml = bundle / "readiness.toml"
+    toml.write_text(toml.read_text().replace('"reference.csv"', '"reference.csv.gz"'))
+    return target
+
+
+def test_a_gzipped_reference_is_read(bundle):
+    expected = load_bundle(bundle).reference
+    _gzip_reference(bundle)
+    loaded = load_bundle(bundle).reference
+    assert loaded.equals(expected)
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_unpacked(bundle):
+    """Rows repeated until the CSV is some 150 MB, gzipped to under a megabyte: past 64 MiB (or 50
+    times the file) the reading stops with exit 2, in one line that says what to do."""
+    import readiness.bundle
+
+    packed = _gzip_reference(bundle, unpacked_bytes=150_000_000)
+    assert packed.stat().st_size * readiness.bundle.MAX_UNPACK_RATIO < readiness.bundle.MIN_UNPACKED_CAP
+    _refused(run_cli("check", bundle, "--select", "SCH001"), "unpacks to more than 67,108,864 bytes")
