@@ -240,7 +240,11 @@ def test_memo_waiters_share_a_failure_and_a_factory_may_ask_for_other_keys(ctx, 
 
 
 def test_a_check_cancelled_while_computing_shared_evidence_leaves_it_to_the_next_asker(bundle, tmp_path):
-    """The first asker times out inside the factory; the check that waited for it computes it itself."""
+    """The first asker times out inside the factory; a check that waited for it computes it itself.
+
+    The waiter starts 0.8 s after the first (a third check holds the second worker until then), so
+    its own 1 s limit ends well after the first is stopped: were both started together, their limits
+    would end together and which is judged first would be a race."""
     write_bundle(tmp_path / "b", manifest={"checks": {"timeout_s": 1}})
     first_in = threading.Event()
     computed: list[str] = []
@@ -257,14 +261,20 @@ def test_a_check_cancelled_while_computing_shared_evidence_leaves_it_to_the_next
     def first(ctx):
         return passed(ctx.memo("test:evidence", factory))
 
-    @check("XXXM002", "asks second", category="xxx", severity="major")
-    def second(ctx):
+    @check("XXXM002", "holds the other worker", category="xxx", severity="major")
+    def filler(ctx):
         first_in.wait(BACKSTOP_S)
+        time.sleep(0.8)
+        return passed("done")
+
+    @check("XXXM003", "asks while the first computes", category="xxx", severity="major")
+    def waiter(ctx):
+        assert not computed  # the first is still computing: this check waits for it
         return passed(ctx.memo("test:evidence", factory))
 
-    sc, _ = evaluate(tmp_path / "b", registry=_registry(first, second), workers=2)
+    sc, _ = evaluate(tmp_path / "b", registry=_registry(first, filler, waiter), workers=2)
     assert sc.check("XXXM001").message == "timed out after 1 s; the check was stopped"
-    assert sc.check("XXXM002").message == "evidence"
+    assert sc.check("XXXM003").message == "evidence"
     assert computed == ["second"]
 
 
