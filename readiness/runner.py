@@ -246,7 +246,7 @@ class Runner:
 
     def _settled(self, spec: CheckSpec) -> bool:
         """True when the check's result is known without running it (the run's time is up, the model hung)."""
-        return time.monotonic() >= self.deadline or bool(self.ctx.inference_timeout and "session" in spec.requires)
+        return self._settled_result(spec) is not None
 
     def _settled_result(self, spec: CheckSpec) -> Result | None:
         """The result of a check that is not started (the run's time is up, the model hung), else None."""
@@ -388,6 +388,35 @@ TURNSTILE_NAME = "readiness-exclusive.turnstile"
 _POLL_S = 0.02
 
 
+@contextlib.contextmanager
+def _lock_files() -> Iterator[tuple[Any, Any] | None]:
+    """The machine's lock file and turnstile, open; None where they cannot be opened (no locking then)."""
+    directory = Path(tempfile.gettempdir())
+    try:
+        main = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held for the with-block
+    except OSError:
+        yield None
+        return
+    with main:
+        try:
+            turnstile = open(directory / TURNSTILE_NAME, "a+")  # noqa: SIM115
+        except OSError:
+            yield None
+            return
+        with turnstile:
+            yield main, turnstile
+
+
+def _take_share(main: Any, turnstile: Any, deadline: float | None) -> bool:
+    """Take the lock shared, passing through the turnstile (so a waiting writer goes first). True when taken."""
+    import fcntl
+
+    if not _flock(turnstile, fcntl.LOCK_EX, deadline):
+        return False
+    fcntl.flock(turnstile, fcntl.LOCK_UN)  # a reader only passes through
+    return _flock(main, fcntl.LOCK_SH, deadline)
+
+
 class _Hold:
     """This process's share of the machine lock for all of its work (`working`)."""
 
@@ -396,11 +425,7 @@ class _Hold:
         self.active = False
 
     def take(self) -> bool:
-        import fcntl
-
-        if _flock(self.turnstile, fcntl.LOCK_EX, self.deadline):  # a reader passes through the turnstile
-            fcntl.flock(self.turnstile, fcntl.LOCK_UN)
-            self.active = _flock(self.main, fcntl.LOCK_SH, self.deadline)
+        self.active = _take_share(self.main, self.turnstile, self.deadline)
         return self.active
 
     def suspend(self) -> None:
@@ -431,15 +456,11 @@ def working(deadline: float | None = None) -> Iterator[bool]:
     except ImportError:  # pragma: no cover - not POSIX
         yield True
         return
-    directory = Path(tempfile.gettempdir())
-    try:
-        main = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held for the with-block
-        turnstile = open(directory / TURNSTILE_NAME, "a+")  # noqa: SIM115
-    except OSError:
-        yield True
-        return
-    with main, turnstile:
-        hold = _Hold(main, turnstile, deadline)
+    with _lock_files() as files:
+        if files is None:
+            yield True
+            return
+        hold = _Hold(*files, deadline)
         taken = hold.take()
         _hold = hold if taken else None
         try:
@@ -480,25 +501,15 @@ def machine_lock(deadline: float | None = None, *, shared: bool = False) -> Iter
             if _hold is hold:
                 hold.take()  # the share again, for the rest of the run's work
         return
-    directory = Path(tempfile.gettempdir())
-    try:
-        main = open(directory / LOCK_NAME, "a+")  # noqa: SIM115 - held for the with-block
-    except OSError:
-        yield True
-        return
-    try:
-        turnstile = open(directory / TURNSTILE_NAME, "a+")  # noqa: SIM115
-    except OSError:
-        main.close()
-        yield True
-        return
-    with main, turnstile:
-        if not _flock(turnstile, fcntl.LOCK_EX, deadline):
-            yield False
+    with _lock_files() as files:
+        if files is None:
+            yield True
             return
+        main, turnstile = files
         if shared:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)  # a reader only passes through
-        held = _flock(main, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline)
+            held = _take_share(main, turnstile, deadline)
+        else:
+            held = _flock(turnstile, fcntl.LOCK_EX, deadline) and _flock(main, fcntl.LOCK_EX, deadline)
         try:
             yield held
         finally:
