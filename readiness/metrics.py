@@ -108,7 +108,7 @@ def compute(name: str, task: str, y_true: np.ndarray, pred: Predictions) -> floa
             return float(np.mean(np.abs(err)))
         ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
         return float(1 - np.sum(err**2) / ss_tot) if ss_tot else float("nan")
-    classes = list(pred.classes) if pred.classes is not None else sorted(set(y_true.tolist()))
+    classes = _classes(pred, y_true)
     labels = _coerce_labels(pred.labels, y_true)
     if name == "accuracy":
         return accuracy(y_true, labels)
@@ -117,13 +117,24 @@ def compute(name: str, task: str, y_true: np.ndarray, pred: Predictions) -> floa
             raise ValueError("log_loss needs probabilities; the model's outputs give none (a `score` output has none)")
         return log_loss(y_true, pred.probabilities, classes)
     if name == "roc_auc":
-        positive = _positive_label(classes)
-        return roc_auc(y_true, _ranking_score(pred, classes, positive, labels), positive)
+        return roc_auc(y_true, *_auc_score(pred, y_true))
     if name == "f1_macro":
         present = sorted(set(y_true.tolist()) | set(labels.tolist()))
         return float(np.mean([_prf(y_true, labels, c)[2] for c in present]))
     precision, recall, f1 = _prf(y_true, labels, _positive_label(classes))
     return {"precision": precision, "recall": recall, "f1": f1}[name]
+
+
+def _classes(pred: Predictions, y_true: np.ndarray) -> list[Any]:
+    """The model's classes, else those the labels hold (sorted)."""
+    return list(pred.classes) if pred.classes is not None else sorted(set(np.asarray(y_true).tolist()))
+
+
+def _auc_score(pred: Predictions, y_true: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(what ROC AUC ranks each row by, the positive class), as `compute` takes them."""
+    classes = _classes(pred, y_true)
+    positive = _positive_label(classes)
+    return _ranking_score(pred, classes, positive, _coerce_labels(pred.labels, y_true)), positive
 
 
 def _ranking_score(pred: Predictions, classes: Sequence[Any], positive: Any, labels: np.ndarray) -> np.ndarray:
@@ -235,11 +246,8 @@ def _resampled_metric(name: str, task: str, y_true: np.ndarray, pred: Prediction
         raw={}, probabilities=pred.probabilities, labels=pred.labels, values=pred.values, classes=pred.classes
     )
     if name == "roc_auc" and task == "binary_classification":
-        classes = list(pred.classes) if pred.classes is not None else sorted(set(y_true.tolist()))
-        positive = _positive_label(classes)
-        score = np.asarray(
-            _ranking_score(pred, classes, positive, _coerce_labels(pred.labels, y_true)), dtype=np.float64
-        )
+        raw_score, positive = _auc_score(pred, y_true)
+        score = np.asarray(raw_score, dtype=np.float64)
         order = np.argsort(score, kind="mergesort")
         ordered = score[order]
         is_pos = (y_true == positive)[order].astype(np.float64)
@@ -329,20 +337,16 @@ def paired_delta_interval(
     y_true = np.asarray(y_true)
     z = float(ndtri(0.5 + confidence / 2))
     if name == "roc_auc" and task == "binary_classification":
-        classes = list(candidate.classes) if candidate.classes is not None else sorted(set(y_true.tolist()))
-        positive = _positive_label(classes)
-        scores = [
-            np.asarray(_ranking_score(p, classes, positive, _coerce_labels(p.labels, y_true)), dtype=np.float64)
-            for p in (candidate, reference)
-        ]
-        parts = [_delong_components(y_true, s, positive) for s in scores]
-        if all(part is not None for part in parts):
-            (auc_c, v10_c, v01_c), (auc_b, v10_b, v01_b) = parts  # type: ignore[misc]
+        (score_c, positive), (score_b, positive_b) = _auc_score(candidate, y_true), _auc_score(reference, y_true)
+        if positive == positive_b:  # (else the bootstrap below, comparing each model's own AUC as `compute` does)
+            parts = [_delong_components(y_true, np.asarray(s, dtype=np.float64), positive) for s in (score_c, score_b)]
+            if parts[0] is None or parts[1] is None:
+                return None, None, "DeLong's test for two correlated ROC AUCs (too few rows of a class)"
+            (auc_c, v10_c, v01_c), (auc_b, v10_b, v01_b) = parts
             # Var(A - B) = Var(A) + Var(B) - 2 Cov(A, B), each from the per-row components
             var = float(np.var(v10_c - v10_b, ddof=1)) / len(v10_c) + float(np.var(v01_c - v01_b, ddof=1)) / len(v01_c)
             half = z * math.sqrt(max(var, 0.0))
             return auc_c - auc_b - half, auc_c - auc_b + half, "DeLong's test for two correlated ROC AUCs"
-        return None, None, "DeLong's test for two correlated ROC AUCs (too few rows of a class)"
     rows = _paired_row_terms(name, task, y_true, candidate, reference)
     if rows is not None:
         if len(rows) < 2:
@@ -372,10 +376,8 @@ def _paired_row_terms(
         right = [(y_true == _coerce_labels(p.labels, y_true)).astype(np.float64) for p in (candidate, reference)]
         return right[0] - right[1]
     if name == "log_loss" and candidate.probabilities is not None and reference.probabilities is not None:
-        classes = list(candidate.classes) if candidate.classes is not None else sorted(set(y_true.tolist()))
-        ref_classes = list(reference.classes) if reference.classes is not None else classes
-        return row_log_loss(y_true, candidate.probabilities, classes) - row_log_loss(
-            y_true, reference.probabilities, ref_classes
+        return row_log_loss(y_true, candidate.probabilities, _classes(candidate, y_true)) - row_log_loss(
+            y_true, reference.probabilities, _classes(reference, y_true)
         )
     return None
 
@@ -479,7 +481,7 @@ def metric_bounds(
     seeded percentile bootstrap (at 2c - 1 two-sided, i.e. c each side) for the rest."""
     y_true = np.asarray(y_true)
     if name == "roc_auc" and task == "binary_classification" and pred.probabilities is not None:
-        classes = list(pred.classes) if pred.classes is not None else sorted(set(y_true.tolist()))
+        classes = _classes(pred, y_true)
         positive = _positive_label(classes)
         score = np.asarray(pred.probabilities)[:, classes.index(positive)]
         lo, hi = delong_auc_bounds(y_true, score, positive, confidence)

@@ -206,3 +206,18 @@ def test_rankdata_matches_scipy_with_ties_and_nan():
         np.testing.assert_array_equal(metrics.rankdata(values), rankdata(values))
     with_nan = np.array([1.0, np.nan, 0.5])
     np.testing.assert_array_equal(metrics.rankdata(with_nan), rankdata(with_nan))
+
+
+def test_paired_auc_interval_reads_each_model_by_its_own_classes():
+    """A baseline that lists its classes the other way round ranks by its own positive class, as
+    `compute` does: the change interval is about the same AUCs, not one model's read backwards."""
+    y, a, b = _two_correlated_models()
+    flipped = Predictions(raw={}, probabilities=b.probabilities[:, ::-1], labels=b.labels, classes=[1, 0])
+    task = "binary_classification"
+    change = metrics.compute("roc_auc", task, y, a) - metrics.compute("roc_auc", task, y, flipped)
+    assert change == pytest.approx(metrics.compute("roc_auc", task, y, a) - metrics.compute("roc_auc", task, y, b))
+    lo, hi, _ = metrics.paired_delta_interval("roc_auc", task, y, a, b, rng=np.random.default_rng(0))
+    flo, fhi, method = metrics.paired_delta_interval("roc_auc", task, y, a, flipped, rng=np.random.default_rng(0))
+    assert "bootstrap" in method  # different positive classes: no pairing of their components
+    assert flo < change < fhi
+    assert fhi - flo == pytest.approx(hi - lo, rel=0.15)
