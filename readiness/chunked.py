@@ -343,10 +343,12 @@ class Streamed(Measure):
         )
         if lo is None or hi is None or m < 2:
             return None, None, "no bound: too few sampled rows for a bootstrap"
-        centre, full, scale = self.sample.value(name), self.value(name), math.sqrt(m / self.rows)
+        lo, hi = metrics.to_all_rows(
+            lo, hi, centre=self.sample.value(name), exact=self.value(name), sample=m, rows=self.rows
+        )
         return (
-            full - (centre - lo) * scale,
-            full + (hi - centre) * scale,
+            lo,
+            hi,
             f"seeded percentile bootstrap ({n_resamples} resamples) on a sample of {m} of {self.rows} rows, "
             f"half-widths scaled by sqrt({m}/{self.rows}) around the exact value",
         )

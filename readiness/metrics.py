@@ -401,11 +401,7 @@ def _bootstrap_interval(
 
     if n < 2 or n_resamples < 2:
         return None, None
-    rows = np.arange(n)
-    scale = 1.0
-    if n > BOOTSTRAP_MAX_ROWS:
-        rows = np.sort(rng.choice(n, BOOTSTRAP_MAX_ROWS, replace=False))
-        scale = math.sqrt(BOOTSTRAP_MAX_ROWS / n)
+    rows = np.arange(n) if n <= BOOTSTRAP_MAX_ROWS else np.sort(rng.choice(n, BOOTSTRAP_MAX_ROWS, replace=False))
     res = bootstrap(
         (rows,),
         statistic,
@@ -419,10 +415,17 @@ def _bootstrap_interval(
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return None, None
-    if scale != 1.0:
-        centre, full = statistic(rows), statistic(np.arange(n))
-        lo, hi = full - (centre - lo) * scale, full + (hi - centre) * scale
+    if len(rows) < n:
+        lo, hi = to_all_rows(lo, hi, centre=statistic(rows), exact=statistic(np.arange(n)), sample=len(rows), rows=n)
     return lo, hi
+
+
+def to_all_rows(lo: float, hi: float, *, centre: float, exact: float, sample: int, rows: int) -> tuple[float, float]:
+    """An interval found on `sample` of `rows` rows around `centre` (the value on those rows), moved
+    to `exact` (the value on every row) with its half-widths scaled by sqrt(sample / rows): the
+    sqrt(n) rate at which every metric here narrows."""
+    scale = math.sqrt(sample / rows)
+    return exact - (centre - lo) * scale, exact + (hi - centre) * scale
 
 
 # --------------------------------------------------------------------------- one-sided bounds for a bar

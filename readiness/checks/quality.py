@@ -353,8 +353,7 @@ def qlt002(ctx: Context) -> Result:
         )
         if lo is not None and hi is not None and measure.rows > len(y):  # a sample: centre on the exact change
             centre = metrics.compute(name, task, y, pred) - metrics.compute(name, task, y, base_pred)
-            scale = math.sqrt(len(y) / measure.rows)
-            lo, hi = (cand - ref) - (centre - lo) * scale, (cand - ref) + (hi - centre) * scale
+            lo, hi = metrics.to_all_rows(lo, hi, centre=centre, exact=cand - ref, sample=len(y), rows=measure.rows)
         entry["change_ci_lower"], entry["change_ci_upper"] = _r(lo), _r(hi)
         measured[name] = entry
         if over:
