@@ -12,6 +12,7 @@ the chunk size, not by the number of rows.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Reference:
     frame: pd.DataFrame
     files: list[Path] = field(default_factory=list)  # the Parquet files, in reading order (empty: in memory)
     columns: list[str] = field(default_factory=list)
+    file_rows: list[int] = field(default_factory=list)  # rows of each file, read from its footer when opened
 
     @property
     def sampled(self) -> bool:
@@ -64,13 +66,8 @@ class Reference:
         """The data in parts that can be read apart (one per Parquet file, in reading order; one for rows in memory)."""
         if not self.files:
             return [Part(None, 0)]
-        import pyarrow.parquet as pq
-
-        parts, offset = [], 0
-        for file in self.files:
-            parts.append(Part(file, offset))
-            offset += pq.ParquetFile(file).metadata.num_rows
-        return parts
+        offsets = [0, *itertools.accumulate(self.file_rows)]
+        return [Part(file, offset) for file, offset in zip(self.files, offsets, strict=False)]
 
     def part_batches(
         self, part: Part, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS
@@ -138,7 +135,7 @@ def open_parquet(path: Path, files: list[Path], sample_rows: int) -> Reference:
     if not files:
         raise ValueError("the directory holds no .parquet file")
     schema = None
-    rows = 0
+    file_rows = []
     for file in files:
         meta = pq.ParquetFile(file)
         file_schema = meta.schema_arrow
@@ -148,7 +145,8 @@ def open_parquet(path: Path, files: list[Path], sample_rows: int) -> Reference:
             raise ValueError(
                 f"{file.name} has columns/types {_names(file_schema)}, but {files[0].name} has {_names(schema)}"
             )
-        rows += meta.metadata.num_rows
+        file_rows.append(meta.metadata.num_rows)
+    rows = sum(file_rows)
     assert schema is not None
     columns = [str(c) for c in schema.names]
     if rows <= sample_rows:
@@ -158,7 +156,7 @@ def open_parquet(path: Path, files: list[Path], sample_rows: int) -> Reference:
         frame = table.to_pandas()
         return Reference(path=path, rows=rows, frame=frame, files=[], columns=columns)
     frame = _sample(files, rows, sample_rows)
-    return Reference(path=path, rows=rows, frame=frame, files=list(files), columns=columns)
+    return Reference(path=path, rows=rows, frame=frame, files=list(files), columns=columns, file_rows=file_rows)
 
 
 def in_memory(path: Path, frame: pd.DataFrame) -> Reference:
